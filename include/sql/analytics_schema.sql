@@ -1,0 +1,111 @@
+-- Warehouse schema: the three facts, the quarantine and the run bookkeeping (docs/data_contract.md
+-- sections 2, 4 and 5). Idempotent: safe to apply again.
+CREATE SCHEMA IF NOT EXISTS analytics;
+
+CREATE TABLE IF NOT EXISTS analytics.question_interaction_fact (
+    session_id        BIGINT NOT NULL,
+    question_id       BIGINT NOT NULL,
+    test_id           BIGINT NOT NULL,
+    student_id        BIGINT NOT NULL,
+    first_answered_at TIMESTAMPTZ NOT NULL,
+    last_answered_at  TIMESTAMPTZ NOT NULL,
+    hour_start        TIMESTAMPTZ NOT NULL,
+    answer_events     INT NOT NULL,
+    answer_changes    INT NOT NULL,
+    final_option      SMALLINT,
+    is_correct        BOOLEAN NOT NULL,
+    points_awarded    NUMERIC(6,2) NOT NULL,
+    time_spent_ms     BIGINT NOT NULL,
+    etl_run_id        TEXT NOT NULL,
+    etl_loaded_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (session_id, question_id)
+);
+CREATE INDEX IF NOT EXISTS qif_test_hour_idx ON analytics.question_interaction_fact (test_id, hour_start);
+CREATE INDEX IF NOT EXISTS qif_question_idx  ON analytics.question_interaction_fact (question_id);
+
+CREATE TABLE IF NOT EXISTS analytics.test_summary_fact (
+    test_id                BIGINT NOT NULL,
+    hour_start             TIMESTAMPTZ NOT NULL,
+    sessions_started       INT NOT NULL,
+    students               INT NOT NULL,
+    submissions            INT NOT NULL,
+    avg_score_pct          DOUBLE PRECISION,
+    median_score_pct       DOUBLE PRECISION,
+    min_score_pct          DOUBLE PRECISION,
+    max_score_pct          DOUBLE PRECISION,
+    passed                 INT NOT NULL,
+    pass_rate              DOUBLE PRECISION,
+    avg_duration_seconds   DOUBLE PRECISION,
+    avg_questions_answered DOUBLE PRECISION,
+    etl_run_id             TEXT NOT NULL,
+    etl_loaded_at          TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (test_id, hour_start)
+);
+CREATE INDEX IF NOT EXISTS tsf_hour_idx ON analytics.test_summary_fact (hour_start);
+
+CREATE TABLE IF NOT EXISTS analytics.test_funnel_fact (
+    test_id        BIGINT NOT NULL,
+    hour_start     TIMESTAMPTZ NOT NULL,
+    started        INT NOT NULL,
+    engaged        INT NOT NULL,
+    submitted      INT NOT NULL,
+    passed         INT NOT NULL,
+    completed      INT NOT NULL,
+    engaged_rate   DOUBLE PRECISION,
+    submitted_rate DOUBLE PRECISION,
+    passed_rate    DOUBLE PRECISION,
+    completed_rate DOUBLE PRECISION,
+    drop_off_stage TEXT CHECK (drop_off_stage IN ('engaged', 'submitted', 'passed')),
+    etl_run_id     TEXT NOT NULL,
+    etl_loaded_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (test_id, hour_start)
+);
+CREATE INDEX IF NOT EXISTS tff_hour_idx ON analytics.test_funnel_fact (hour_start);
+
+-- Quarantine: a rejected source row, at most once per (pipeline, table, key, reason).
+CREATE TABLE IF NOT EXISTS analytics.etl_rejects (
+    pipeline_name TEXT NOT NULL,
+    source_table  TEXT NOT NULL,
+    source_key    TEXT NOT NULL,
+    reason        TEXT NOT NULL,
+    window_start  TIMESTAMPTZ NOT NULL,
+    window_end    TIMESTAMPTZ NOT NULL,
+    rejected_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (pipeline_name, source_table, source_key, reason)
+);
+CREATE INDEX IF NOT EXISTS etl_rejects_window_idx ON analytics.etl_rejects (window_start);
+
+-- One row per pipeline (= fact table); the seed's columns first.
+CREATE TABLE IF NOT EXISTS analytics.etl_metadata (
+    pipeline_name        TEXT PRIMARY KEY,
+    last_run_time        TIMESTAMPTZ,
+    status               TEXT NOT NULL CHECK (status IN ('running', 'success', 'failed')),
+    engine               TEXT,
+    last_window_start    TIMESTAMPTZ,
+    last_window_end      TIMESTAMPTZ,
+    watermark            TIMESTAMPTZ,
+    consecutive_failures INT NOT NULL DEFAULT 0,
+    last_error           TEXT,
+    rows_read            BIGINT,
+    rows_written         BIGINT,
+    rows_rejected        BIGINT,
+    updated_at           TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+-- One row per attempt, for audit and the UI.
+CREATE TABLE IF NOT EXISTS analytics.etl_run_log (
+    run_id        TEXT PRIMARY KEY,
+    pipeline_name TEXT NOT NULL,
+    engine        TEXT,
+    window_start  TIMESTAMPTZ NOT NULL,
+    window_end    TIMESTAMPTZ NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('running', 'success', 'failed')),
+    started_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+    finished_at   TIMESTAMPTZ,
+    rows_read     BIGINT,
+    rows_written  BIGINT,
+    rows_rejected BIGINT,
+    error         TEXT,
+    triggered_by  TEXT
+);
+CREATE INDEX IF NOT EXISTS etl_run_log_pipeline_idx ON analytics.etl_run_log (pipeline_name, started_at DESC);
