@@ -109,3 +109,9 @@ CREATE TABLE IF NOT EXISTS analytics.etl_run_log (
     triggered_by  TEXT
 );
 CREATE INDEX IF NOT EXISTS etl_run_log_pipeline_idx ON analytics.etl_run_log (pipeline_name, started_at DESC);
+
+-- Engines hand timestamps over as epoch microseconds (exact and fast); integer arithmetic only, so no
+-- float rounding on the way back to TIMESTAMPTZ.
+CREATE OR REPLACE FUNCTION analytics.ts_from_us(us BIGINT) RETURNS TIMESTAMPTZ
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
+$$ SELECT timestamptz 'epoch' + (us / 1000000) * interval '1 second' + (us % 1000000) * interval '1 microsecond' $$;

@@ -1,0 +1,153 @@
+"""``run_etl.py``: the pipeline's command line.
+
+    python run_etl.py --env dev                                   # catch up from each watermark
+    python run_etl.py --env dev --start "2024:06:01 10" --end "2024:06:01 11"
+    python run_etl.py --env dev init-db | status | demo
+
+Exit codes: 0 success, 1 a run failed or a database is unreachable, 2 bad arguments or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+
+from mcq_analytics import metadata, reporting
+from mcq_analytics.config import ConfigError, Settings, load_settings
+from mcq_analytics.connections import ConnectionFailed, Databases, check_reachable, resolve_databases
+from mcq_analytics.embedded_pg import EmbeddedPostgresError
+from mcq_analytics.pipeline import PIPELINES, PipelineResult, run_pandas_window
+from mcq_analytics.planning import catch_up_windows, explicit_windows, first_activity_hour
+from mcq_analytics.schema import init_databases
+from mcq_analytics.windows import Window, WindowError, last_full_hour, parse_time
+
+COMMANDS = ("run", "init-db", "status", "demo")
+ENGINE_CHOICES = ("pandas",)
+
+
+class UsageError(Exception):
+    """Bad arguments: reported in one line with exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse prints the whole usage otherwise)
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="run_etl.py", description="Build the MCQ analytics fact tables for hourly windows.")
+    parser.add_argument("command", nargs="?", default="run", choices=COMMANDS,
+                        help="run (default): build facts; init-db: apply the DDL; status: show metadata; "
+                             "demo: generate data on the embedded default, run, and summarise")
+    parser.add_argument("--env", default="dev", help="environment: loads .env.ENV (default: dev)")
+    parser.add_argument("--start", help="window range start, 'YYYY:MM:DD HH' or ISO 8601 (UTC if no zone)")
+    parser.add_argument("--end", help="window range end (exclusive); default: the last full hour")
+    parser.add_argument("--engine", choices=ENGINE_CHOICES, help="override MCQ_ENGINE")
+    parser.add_argument("--pipeline", action="append", choices=PIPELINES,
+                        help="run only this fact table's pipeline (repeatable; default: all three)")
+    parser.add_argument("--answers", type=int, default=50_000, help="demo: answer rows to generate")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only print errors and the summary")
+    return parser
+
+
+def _print(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def _progress(result: PipelineResult) -> None:
+    mark = "ok " if result.status == "success" else "FAILED"
+    line = (f"  {result.window}  {result.pipeline:<26} {mark:<6} read {result.rows_read:>9,}  "
+            f"written {result.rows_written:>8,}  rejected {result.rows_rejected:>6,}  {result.seconds:6.2f}s")
+    if result.error:
+        line += f"\n      error: {result.error.splitlines()[0]}"
+    _print(line)
+
+
+def plan_windows(args: argparse.Namespace, dbs: Databases, pipelines: Sequence[str]) -> dict[Window, list[str]]:
+    """Windows to run, each with the pipelines that need it, in time order."""
+    end = parse_time(args.end) if args.end else last_full_hour()
+    if args.start:
+        start = parse_time(args.start)
+        if end <= start:
+            raise UsageError(f"--end {end:%Y-%m-%d %H:%M} must be after --start {start:%Y-%m-%d %H:%M}")
+        return {w: list(pipelines) for w in explicit_windows(start, end)}
+    plan: dict[Window, list[str]] = {}
+    first = None
+    for pipeline in pipelines:
+        start = metadata.watermark(dbs.warehouse_url, pipeline)
+        if start is None:
+            first = first or first_activity_hour(dbs.source_url)
+            start = first
+        if start is None or start >= end:
+            continue
+        for window in catch_up_windows(dbs.source_url, start, end):
+            plan.setdefault(window, []).append(pipeline)
+    return dict(sorted(plan.items()))
+
+
+def run_plan(plan: dict[Window, list[str]], dbs: Databases, quiet: bool) -> list[PipelineResult]:
+    results: list[PipelineResult] = []
+    for window, pipelines in plan.items():
+        results += run_pandas_window(dbs.source_url, dbs.warehouse_url, window, pipelines,
+                                     progress=None if quiet else _progress)
+    return results
+
+
+def summarise_results(results: list[PipelineResult]) -> str:
+    failed = [r for r in results if r.status != "success"]
+    windows = len({r.window for r in results})
+    text = (f"{windows} window(s), {len(results)} pipeline run(s): {len(results) - len(failed)} succeeded, "
+            f"{len(failed)} failed; {sum(r.rows_written for r in results):,} fact rows written, "
+            f"{sum(r.rows_rejected for r in results):,} rejects")
+    for r in failed:
+        text += f"\nFAILED {r.pipeline} {r.window}: {(r.error or '').splitlines()[0]}"
+    return text
+
+
+def _setup(args: argparse.Namespace) -> tuple[Settings, Databases]:
+    settings = load_settings(args.env)
+    dbs = resolve_databases(settings)
+    check_reachable("source", dbs.source_url)
+    check_reachable("warehouse", dbs.warehouse_url)
+    if settings.use_embedded or args.command in ("init-db", "demo"):
+        init_databases(dbs.source_url, dbs.warehouse_url)
+    return settings, dbs
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.start:
+            parse_time(args.start)
+        if args.end:
+            parse_time(args.end)
+        logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        settings, dbs = _setup(args)
+        if args.command == "init-db":
+            _print("schema applied to the source and warehouse databases")
+            return 0
+        if args.command == "status":
+            _print(reporting.format_metadata(metadata.read_metadata(dbs.warehouse_url)))
+            return 0
+        if args.command == "demo":
+            from mcq_analytics.demo import run_demo
+
+            return run_demo(dbs, answers=args.answers)
+        plan = plan_windows(args, dbs, args.pipeline or PIPELINES)
+        if not plan:
+            _print("nothing to do: every pipeline is up to date")
+            return 0
+        started = datetime.now()
+        results = run_plan(plan, dbs, args.quiet)
+        _print(summarise_results(results) + f" in {(datetime.now() - started).total_seconds():.1f}s")
+        return 1 if any(r.status != "success" for r in results) else 0
+    except (UsageError, WindowError, ConfigError) as exc:
+        print(f"run_etl.py: error: {exc}", file=sys.stderr)
+        return 2
+    except (ConnectionFailed, EmbeddedPostgresError) as exc:
+        print(f"run_etl.py: error: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,116 @@
+"""Per-environment configuration: ``.env.<name>`` (or its committed ``.example``) overlaid by the process
+environment, so a deployment sets real values through environment variables and never in the repo."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from mcq_analytics.paths import PROJECT_ROOT, STATE_DIR
+
+ENGINES = ("pandas", "spark", "auto")
+_ENV_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class ConfigError(ValueError):
+    """Configuration is missing or invalid; the message is one line meant for the user."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    source_url: str | None
+    warehouse_url: str | None
+    use_embedded: bool
+    engine: str
+    auto_engine_threshold: int
+    spark_master: str
+    jdbc_jar: str | None
+    alert_threshold: int
+    alert_reminder_every: int
+    slack_conn_id: str
+    smtp_conn_id: str
+    alert_email_to: str | None
+    airflow_base_url: str
+    state_dir: Path
+
+
+def parse_env_file(path: Path) -> dict[str, str]:
+    """Read ``KEY=VALUE`` lines (``#`` comments, optional quotes, optional ``export``)."""
+    values: dict[str, str] = {}
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.removeprefix("export ").strip()
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise ConfigError(f"{path.name}: cannot read line {raw!r} (expected KEY=VALUE)")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def env_file_for(env: str, root: Path = PROJECT_ROOT) -> Path:
+    """``.env.<env>`` if the user made one, else the committed ``.env.<env>.example``."""
+    if not _ENV_NAME.match(env):
+        raise ConfigError(f"invalid environment name {env!r}")
+    for candidate in (root / f".env.{env}", root / f".env.{env}.example"):
+        if candidate.is_file():
+            return candidate
+    known = sorted({p.name.removeprefix(".env.").removesuffix(".example") for p in root.glob(".env.*")})
+    raise ConfigError(f"unknown environment {env!r}: no .env.{env} file (known: {', '.join(known) or 'none'})")
+
+
+def _int(values: dict[str, str], key: str, default: int) -> int:
+    raw = values.get(key) or str(default)
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{key} must be an integer, got {raw!r}") from None
+
+
+def load_settings(env: str, environ: dict[str, str] | None = None, root: Path = PROJECT_ROOT) -> Settings:
+    values = parse_env_file(env_file_for(env, root))
+    values.update({k: v for k, v in (os.environ if environ is None else environ).items() if k.startswith("MCQ_")})
+    engine = values.get("MCQ_ENGINE") or "pandas"
+    if engine not in ENGINES:
+        raise ConfigError(f"MCQ_ENGINE must be one of {', '.join(ENGINES)}, got {engine!r}")
+    source_url = values.get("MCQ_SOURCE_URL") or None
+    warehouse_url = values.get("MCQ_WAREHOUSE_URL") or None
+    use_embedded = (values.get("MCQ_EMBEDDED_POSTGRES") or "false").lower() in ("1", "true", "yes")
+    if not use_embedded and not (source_url and warehouse_url):
+        raise ConfigError(
+            f"environment {env!r}: set MCQ_SOURCE_URL and MCQ_WAREHOUSE_URL, or MCQ_EMBEDDED_POSTGRES=true"
+        )
+    return Settings(
+        env=env,
+        source_url=source_url,
+        warehouse_url=warehouse_url,
+        use_embedded=use_embedded,
+        engine=engine,
+        auto_engine_threshold=_int(values, "MCQ_AUTO_ENGINE_THRESHOLD_ROWS", 2_000_000),
+        spark_master=values.get("MCQ_SPARK_MASTER") or "local[*]",
+        jdbc_jar=values.get("MCQ_JDBC_JAR") or None,
+        alert_threshold=_int(values, "MCQ_ALERT_THRESHOLD", 2),
+        alert_reminder_every=_int(values, "MCQ_ALERT_REMINDER_EVERY", 0),
+        slack_conn_id=values.get("MCQ_SLACK_CONN_ID") or "slack_alerts",
+        smtp_conn_id=values.get("MCQ_SMTP_CONN_ID") or "smtp_default",
+        alert_email_to=values.get("MCQ_ALERT_EMAIL_TO") or None,
+        airflow_base_url=values.get("MCQ_AIRFLOW_BASE_URL") or "http://localhost:8080",
+        state_dir=Path(values.get("MCQ_STATE_DIR") or STATE_DIR),
+    )
+
+
+def redact_url(url: str) -> str:
+    """A connection URL fit for logs and messages: the password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

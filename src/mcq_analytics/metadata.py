@@ -1,0 +1,122 @@
+"""``etl_metadata`` and ``etl_run_log`` bookkeeping (docs/data_contract.md section 5).
+
+The one place that records a run's life: ``run_etl.py``, the Airflow operator and the Spark jobs all
+call ``begin_run`` before a fact build and ``finish_run`` after it. Each call is its own short
+transaction, so ``running`` is visible while the build works and survives its failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg.rows import dict_row
+
+from mcq_analytics.windows import Window
+
+MAX_ERROR_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What ``finish_run`` recorded, for callers that decide on alerts."""
+
+    pipeline: str
+    status: str
+    consecutive_failures: int
+    previous_failures: int  # consecutive failures before this attempt ended
+
+
+def begin_run(warehouse_url: str, pipeline: str, window: Window, engine: str, run_id: str,
+              triggered_by: str = "cli") -> None:
+    """Mark the pipeline ``running`` and open an attempt in the run log."""
+    with psycopg.connect(warehouse_url) as conn:
+        conn.execute(
+            """
+            INSERT INTO analytics.etl_metadata
+                   (pipeline_name, last_run_time, status, engine, last_window_start, last_window_end,
+                    consecutive_failures, updated_at)
+            VALUES (%(p)s, now(), 'running', %(engine)s, %(ws)s, %(we)s, 0, now())
+            ON CONFLICT (pipeline_name) DO UPDATE
+               SET last_run_time = now(), status = 'running', engine = EXCLUDED.engine,
+                   last_window_start = EXCLUDED.last_window_start,
+                   last_window_end = EXCLUDED.last_window_end, updated_at = now()
+            """,
+            {"p": pipeline, "engine": engine, "ws": window.start, "we": window.end},
+        )
+        conn.execute(
+            """
+            INSERT INTO analytics.etl_run_log
+                   (run_id, pipeline_name, engine, window_start, window_end, status, triggered_by)
+            VALUES (%s, %s, %s, %s, %s, 'running', %s)
+            ON CONFLICT (run_id) DO UPDATE
+               SET status = 'running', started_at = now(), finished_at = NULL, error = NULL
+            """,
+            (run_id, pipeline, engine, window.start, window.end, triggered_by),
+        )
+
+
+def finish_run(warehouse_url: str, pipeline: str, window: Window, run_id: str, *, error: str | None = None,
+               rows_read: int | None = None, rows_written: int | None = None,
+               rows_rejected: int | None = None, engine: str | None = None) -> RunOutcome:
+    """Record ``success`` (advancing the watermark) or ``failed`` (counting consecutive failures).
+
+    The watermark moves to the window's end only when the window starts at or before it, so it marks the
+    end of the contiguous in-order sequence and a gap is never skipped by ``run_etl.py`` catch-up.
+    """
+    status = "failed" if error is not None else "success"
+    error = error[:MAX_ERROR_CHARS] if error else None
+    with psycopg.connect(warehouse_url, row_factory=dict_row) as conn:
+        previous = conn.execute(
+            "SELECT consecutive_failures FROM analytics.etl_metadata WHERE pipeline_name = %s FOR UPDATE",
+            (pipeline,),
+        ).fetchone()
+        row = conn.execute(
+            """
+            UPDATE analytics.etl_metadata
+               SET status = %(status)s,
+                   engine = coalesce(%(engine)s, engine),
+                   last_window_start = %(ws)s, last_window_end = %(we)s,
+                   consecutive_failures = CASE WHEN %(status)s = 'failed'
+                                               THEN consecutive_failures + 1 ELSE 0 END,
+                   last_error = CASE WHEN %(status)s = 'failed' THEN %(error)s ELSE last_error END,
+                   watermark = CASE WHEN %(status)s = 'success'
+                                     AND (watermark IS NULL OR %(ws)s <= watermark)
+                                    THEN greatest(watermark, %(we)s) ELSE watermark END,
+                   rows_read = %(read)s, rows_written = %(written)s, rows_rejected = %(rejected)s,
+                   updated_at = now()
+             WHERE pipeline_name = %(p)s
+            RETURNING consecutive_failures
+            """,
+            {"status": status, "engine": engine, "ws": window.start, "we": window.end, "error": error,
+             "read": rows_read, "written": rows_written, "rejected": rows_rejected, "p": pipeline},
+        ).fetchone()
+        conn.execute(
+            """
+            UPDATE analytics.etl_run_log
+               SET status = %s, finished_at = now(), error = %s, engine = coalesce(%s, engine),
+                   rows_read = %s, rows_written = %s, rows_rejected = %s
+             WHERE run_id = %s
+            """,
+            (status, error, engine, rows_read, rows_written, rows_rejected, run_id),
+        )
+    return RunOutcome(
+        pipeline=pipeline,
+        status=status,
+        consecutive_failures=row["consecutive_failures"] if row else 0,
+        previous_failures=previous["consecutive_failures"] if previous else 0,
+    )
+
+
+def read_metadata(warehouse_url: str) -> list[dict]:
+    with psycopg.connect(warehouse_url, row_factory=dict_row) as conn:
+        return conn.execute("SELECT * FROM analytics.etl_metadata ORDER BY pipeline_name").fetchall()
+
+
+def watermark(warehouse_url: str, pipeline: str) -> datetime | None:
+    with psycopg.connect(warehouse_url) as conn:
+        row = conn.execute(
+            "SELECT watermark FROM analytics.etl_metadata WHERE pipeline_name = %s", (pipeline,)
+        ).fetchone()
+    return row[0] if row else None

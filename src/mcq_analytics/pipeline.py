@@ -1,0 +1,105 @@
+"""Running the pipelines for a window: extract → transform → load, wrapped in the metadata bookkeeping."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from mcq_analytics import metadata
+from mcq_analytics.extract import SourceFrames, extract_window
+from mcq_analytics.load import FACTS, load_frames
+from mcq_analytics.transform import build_facts
+from mcq_analytics.windows import Window
+
+log = logging.getLogger(__name__)
+
+PIPELINES = FACTS  # one pipeline per fact table
+
+
+@dataclass
+class PipelineResult:
+    pipeline: str
+    window: Window
+    run_id: str
+    status: str
+    engine: str
+    rows_read: int = 0
+    rows_written: int = 0
+    rows_rejected: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    outcome: metadata.RunOutcome | None = field(default=None, repr=False)
+
+
+def new_run_id(pipeline: str, window: Window) -> str:
+    return f"{pipeline}__{window.start:%Y%m%dT%H%M}__{uuid.uuid4().hex[:8]}"
+
+
+def delete_keys(pipeline: str, src: SourceFrames) -> pd.DataFrame:
+    """The keys a window replaces: its affected sessions, or every bucket of the sessions in scope."""
+    if pipeline == "question_interaction_fact":
+        return src.affected_ids.to_frame()
+    buckets = src.sessions[["test_id"]].assign(hour_start_us=(src.sessions["started_us"] // 3_600_000_000)
+                                                * 3_600_000_000)
+    return buckets.drop_duplicates()
+
+
+def build_and_load(pipeline: str, src: SourceFrames, warehouse_url: str, window: Window,
+                   run_id: str) -> tuple[int, int]:
+    """Compute one fact from extracted frames and swap it in; returns (rows written, rows rejected)."""
+    facts, rejects = build_facts(src, pipeline)
+    written = load_frames(warehouse_url, pipeline, window, run_id, facts, delete_keys(pipeline, src), rejects)
+    return written, len(rejects)
+
+
+def run_pandas_window(source_url: str, warehouse_url: str, window: Window,
+                      pipelines: Sequence[str] = PIPELINES, triggered_by: str = "cli",
+                      run_ids: dict[str, str] | None = None,
+                      progress: Callable[[PipelineResult], None] | None = None) -> list[PipelineResult]:
+    """Run ``pipelines`` for one window on the Pandas engine, extracting the source once.
+
+    Every pipeline is recorded ``running`` first, then ``success`` or ``failed`` with its own error; a
+    failure of one pipeline never stops the others, and its fact table is left as it was.
+    """
+    run_ids = run_ids or {p: new_run_id(p, window) for p in pipelines}
+    for pipeline in pipelines:
+        metadata.begin_run(warehouse_url, pipeline, window, "pandas", run_ids[pipeline], triggered_by)
+    results: list[PipelineResult] = []
+    src: SourceFrames | None = None
+    extract_error: str | None = None
+    try:
+        with_buckets = any(p != "question_interaction_fact" for p in pipelines)
+        src = extract_window(source_url, window, with_buckets=with_buckets)
+        log.info("extracted %s: %d rows in %.2fs", window, src.rows_read, sum(src.seconds.values()))
+    except Exception as exc:  # recorded per pipeline below, then re-raised to the caller as a failed result
+        extract_error = f"extract failed: {type(exc).__name__}: {exc}"
+        log.exception("extracting %s failed", window)
+    for pipeline in pipelines:
+        result = PipelineResult(pipeline, window, run_ids[pipeline], "failed", "pandas")
+        t0 = time.perf_counter()
+        try:
+            if src is None:
+                raise RuntimeError(extract_error)
+            result.rows_read = src.rows_read
+            result.rows_written, result.rows_rejected = build_and_load(
+                pipeline, src, warehouse_url, window, run_ids[pipeline]
+            )
+            result.status = "success"
+        except Exception as exc:
+            result.error = str(exc) if src is None else f"{type(exc).__name__}: {exc}"
+            log.error("%s %s failed: %s", pipeline, window, result.error)
+        result.seconds = time.perf_counter() - t0
+        result.outcome = metadata.finish_run(
+            warehouse_url, pipeline, window, run_ids[pipeline], error=result.error,
+            rows_read=result.rows_read, rows_written=result.rows_written, rows_rejected=result.rows_rejected,
+            engine="pandas",
+        )
+        results.append(result)
+        if progress:
+            progress(result)
+    return results

@@ -1,0 +1,48 @@
+"""Readable text summaries of the facts and the metadata, for the demo and ``run_etl.py status``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+from mcq_analytics.paths import read_sql
+
+REPORTS = (
+    ("question_interaction_fact", "question_interaction_fact — one row per (session, question)"),
+    ("test_summary_fact", "test_summary_fact — per test and cohort hour, summed over tests"),
+    ("test_funnel_fact", "test_funnel_fact — per test and cohort hour, summed"),
+    ("etl_rejects", "etl_rejects — quarantined source rows"),
+)
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[("" if v is None else f"{v:,}" if isinstance(v, int) else str(v)) for v in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(lines)
+
+
+def fact_summaries(warehouse_url: str) -> str:
+    parts = []
+    with psycopg.connect(warehouse_url) as conn:
+        for name, title in REPORTS:
+            cur = conn.execute(read_sql(f"report/{name}.sql"))
+            headers = [d.name for d in cur.description]
+            parts.append(f"{title}\n{format_table(headers, cur.fetchall())}")
+    return "\n\n".join(parts)
+
+
+def format_metadata(rows: list[dict]) -> str:
+    if not rows:
+        return "no pipeline has run yet"
+    columns = ["pipeline_name", "status", "engine", "watermark", "last_window_start", "consecutive_failures",
+               "rows_read", "rows_written", "rows_rejected"]
+    body = [[(f"{r[c]:%Y-%m-%d %H:%M}" if hasattr(r[c], "strftime") else r[c]) for c in columns] for r in rows]
+    text = format_table(columns, body)
+    errors = [f"{r['pipeline_name']}: {r['last_error'].splitlines()[0]}" for r in rows
+              if r["status"] == "failed" and r["last_error"]]
+    return text + ("\n\nlast errors:\n" + "\n".join(errors) if errors else "")
