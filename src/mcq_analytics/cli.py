@@ -19,7 +19,8 @@ from mcq_analytics import metadata, reporting
 from mcq_analytics.config import ConfigError, Settings, load_settings
 from mcq_analytics.connections import ConnectionFailed, Databases, check_reachable, resolve_databases
 from mcq_analytics.embedded_pg import EmbeddedPostgresError
-from mcq_analytics.pipeline import PIPELINES, PipelineResult, run_pandas_window
+from mcq_analytics.engines import run_window
+from mcq_analytics.pipeline import PIPELINES, PipelineResult
 from mcq_analytics.planning import catch_up_windows, explicit_windows, first_activity_hour
 from mcq_analytics.schema import init_databases
 from mcq_analytics.windows import Window, WindowError, last_full_hour, parse_time
@@ -88,11 +89,12 @@ def plan_windows(args: argparse.Namespace, dbs: Databases, pipelines: Sequence[s
     return dict(sorted(plan.items()))
 
 
-def run_plan(plan: dict[Window, list[str]], dbs: Databases, quiet: bool) -> list[PipelineResult]:
+def run_plan(plan: dict[Window, list[str]], engine: str, settings: Settings, dbs: Databases,
+             quiet: bool) -> list[PipelineResult]:
     results: list[PipelineResult] = []
     for window, pipelines in plan.items():
-        results += run_pandas_window(dbs.source_url, dbs.warehouse_url, window, pipelines,
-                                     progress=None if quiet else _progress)
+        results += run_window(engine, settings, dbs.source_url, dbs.warehouse_url, window, pipelines,
+                              progress=None if quiet else _progress)
     return results
 
 
@@ -142,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _print("nothing to do: every pipeline is up to date")
             return 0
         started = datetime.now()
-        results = run_plan(plan, dbs, args.quiet)
+        results = run_plan(plan, args.engine or settings.engine, settings, dbs, args.quiet)
         _print(summarise_results(results) + f" in {(datetime.now() - started).total_seconds():.1f}s")
         return 1 if any(r.status != "success" for r in results) else 0
     except (UsageError, WindowError, ConfigError) as exc:

@@ -59,8 +59,12 @@ def begin_run(warehouse_url: str, pipeline: str, window: Window, engine: str, ru
 
 def finish_run(warehouse_url: str, pipeline: str, window: Window, run_id: str, *, error: str | None = None,
                rows_read: int | None = None, rows_written: int | None = None,
-               rows_rejected: int | None = None, engine: str | None = None) -> RunOutcome:
+               rows_rejected: int | None = None, engine: str | None = None, final: bool = True) -> RunOutcome:
     """Record ``success`` (advancing the watermark) or ``failed`` (counting consecutive failures).
+
+    ``final=False`` marks an attempt the scheduler will retry: it is logged as failed but does not count
+    as a failure of the pipeline. Row counts left as ``None`` keep what the build recorded itself (a
+    Spark job writes its own counts into its run-log row).
 
     The watermark moves to the window's end only when the window starts at or before it, so it marks the
     end of the contiguous in-order sequence and a gap is never skipped by ``run_etl.py`` catch-up.
@@ -72,35 +76,38 @@ def finish_run(warehouse_url: str, pipeline: str, window: Window, run_id: str, *
             "SELECT consecutive_failures FROM analytics.etl_metadata WHERE pipeline_name = %s FOR UPDATE",
             (pipeline,),
         ).fetchone()
+        counts = conn.execute(
+            """
+            UPDATE analytics.etl_run_log
+               SET status = %s, finished_at = now(), error = %s, engine = coalesce(%s, engine),
+                   rows_read = coalesce(%s, rows_read), rows_written = coalesce(%s, rows_written),
+                   rows_rejected = coalesce(%s, rows_rejected)
+             WHERE run_id = %s
+            RETURNING rows_read, rows_written, rows_rejected
+            """,
+            (status, error, engine, rows_read, rows_written, rows_rejected, run_id),
+        ).fetchone() or {"rows_read": rows_read, "rows_written": rows_written, "rows_rejected": rows_rejected}
         row = conn.execute(
             """
             UPDATE analytics.etl_metadata
                SET status = %(status)s,
                    engine = coalesce(%(engine)s, engine),
                    last_window_start = %(ws)s, last_window_end = %(we)s,
-                   consecutive_failures = CASE WHEN %(status)s = 'failed'
-                                               THEN consecutive_failures + 1 ELSE 0 END,
+                   consecutive_failures = CASE WHEN %(status)s = 'success' THEN 0
+                                               WHEN %(final)s THEN consecutive_failures + 1
+                                               ELSE consecutive_failures END,
                    last_error = CASE WHEN %(status)s = 'failed' THEN %(error)s ELSE last_error END,
                    watermark = CASE WHEN %(status)s = 'success'
                                      AND (watermark IS NULL OR %(ws)s <= watermark)
                                     THEN greatest(watermark, %(we)s) ELSE watermark END,
-                   rows_read = %(read)s, rows_written = %(written)s, rows_rejected = %(rejected)s,
+                   rows_read = %(rows_read)s, rows_written = %(rows_written)s, rows_rejected = %(rows_rejected)s,
                    updated_at = now()
              WHERE pipeline_name = %(p)s
             RETURNING consecutive_failures
             """,
             {"status": status, "engine": engine, "ws": window.start, "we": window.end, "error": error,
-             "read": rows_read, "written": rows_written, "rejected": rows_rejected, "p": pipeline},
+             "p": pipeline, "final": final, **counts},
         ).fetchone()
-        conn.execute(
-            """
-            UPDATE analytics.etl_run_log
-               SET status = %s, finished_at = now(), error = %s, engine = coalesce(%s, engine),
-                   rows_read = %s, rows_written = %s, rows_rejected = %s
-             WHERE run_id = %s
-            """,
-            (status, error, engine, rows_read, rows_written, rows_rejected, run_id),
-        )
     return RunOutcome(
         pipeline=pipeline,
         status=status,
