@@ -122,10 +122,10 @@ def _setup(args: argparse.Namespace) -> tuple[Settings, Databases]:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        if args.start:
-            parse_time(args.start)
-        if args.end:
-            parse_time(args.end)
+        start = parse_time(args.start) if args.start else None
+        end = parse_time(args.end) if args.end else None
+        if start and end and end <= start:  # checked before any configuration or connection
+            raise UsageError(f"--end {end:%Y-%m-%d %H:%M} must be after --start {start:%Y-%m-%d %H:%M}")
         logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
         settings, dbs = _setup(args)
