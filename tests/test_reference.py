@@ -12,6 +12,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from mcq_analytics import reference
+from mcq_analytics.paths import read_sql
 from mcq_analytics.reference import fetch_reference, run_reference
 
 Row = tuple[str, dict[str, Any]]
@@ -193,18 +195,21 @@ def test_summary_and_funnel_bucket(dbs: Any) -> None:
         session(20, 2, 1, h(10)),
         answer(20, 20, 21, 1, h(10, 1)),
         submission(20, 20, h(10, 2), "0.29", "1.00"),
+        # An even number of scores: the median interpolates, (29 + 50) / 2.
+        session(21, 2, 2, h(10, 15)),
+        submission(21, 21, h(10, 45), "0.50", "1.00"),
     )
     facts = full(dbs.source_url)
     assert facts["test_summary_fact"] == approx([
         (1, h(10), 5, 4, 3, 190 / 3, 60.0, 50.0, 80.0, 2, 2 / 3, 1800.0, 0.6),
         (1, h(11), 1, 1, 0, None, None, None, None, 0, None, None, 0.0),
-        (2, h(10), 1, 1, 1, 29.0, 29.0, 29.0, 29.0, 1, 1.0, 120.0, 1.0),
+        (2, h(10), 2, 2, 2, 39.5, 39.5, 29.0, 50.0, 2, 1.0, 960.0, 0.5),
     ])
     assert facts["test_funnel_fact"] == approx([
         # losses 2, 1, 1: engaged. The funnel's submitted/passed count engaged sessions only.
         (1, h(10), 5, 3, 2, 1, 1, 0.6, 0.4, 0.2, 0.2, "engaged"),
         (1, h(11), 1, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, "engaged"),
-        (2, h(10), 1, 1, 1, 1, 1, 1.0, 1.0, 1.0, 1.0, None),
+        (2, h(10), 2, 1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5, "engaged"),
     ])
     assert facts["rejects"] == [("submissions", "6", "invalid_score")]
 
@@ -355,6 +360,21 @@ def test_hourly_windows_in_order_reversed_and_repeated_equal_full_recompute(dbs:
     run_reference(url, h(12), h(13), "in_order")
     run_reference(url, h(8), h(17), "in_order")
     assert fetch_reference(url, "in_order") == expected
+
+
+def test_a_failed_run_leaves_the_reference_as_it_was(dbs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = dbs.source_url
+    insert(url, mcq_test(1), question(11, 1), session(1, 1, 1, h(10)), answer(1, 1, 11, 1, h(10, 1)))
+    before = full(url)
+    insert(url, session(2, 1, 2, h(10, 30)))
+
+    def failing_last_step(name: str) -> str:
+        return "SELECT 1 / 0" if name == "reference/test_funnel_fact.sql" else read_sql(name)
+
+    monkeypatch.setattr(reference, "read_sql", failing_last_step)
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        run_reference(url, None, None)  # truncates, rewrites three tables, then fails
+    assert fetch_reference(url) == before
 
 
 def test_window_must_have_both_bounds(dbs: Any) -> None:
