@@ -18,6 +18,7 @@ from datetime import datetime
 from mcq_analytics import metadata, reporting
 from mcq_analytics.config import ConfigError, Settings, load_settings
 from mcq_analytics.connections import ConnectionFailed, Databases, check_reachable, resolve_databases
+from mcq_analytics.demo import DemoRefused, run_demo
 from mcq_analytics.embedded_pg import EmbeddedPostgresError
 from mcq_analytics.engines import run_window
 from mcq_analytics.pipeline import PIPELINES, PipelineResult
@@ -136,9 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _print(reporting.format_metadata(metadata.read_metadata(dbs.warehouse_url)))
             return 0
         if args.command == "demo":
-            from mcq_analytics.demo import run_demo
-
-            return run_demo(dbs, answers=args.answers)
+            return run_demo(settings, dbs, answers=args.answers)
         plan = plan_windows(args, dbs, args.pipeline or PIPELINES)
         if not plan:
             _print("nothing to do: every pipeline is up to date")
@@ -150,6 +149,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, WindowError, ConfigError) as exc:
         print(f"run_etl.py: error: {exc}", file=sys.stderr)
         return 2
-    except (ConnectionFailed, EmbeddedPostgresError) as exc:
+    except (ConnectionFailed, EmbeddedPostgresError, DemoRefused) as exc:
         print(f"run_etl.py: error: {exc}", file=sys.stderr)
         return 1

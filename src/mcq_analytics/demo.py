@@ -1,0 +1,66 @@
+"""``run_etl.py demo``: generate data on the embedded default, run the hourly windows, print the facts.
+
+It resets the source and the facts, so it refuses to touch anything but the embedded databases.
+"""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+
+from mcq_analytics import reporting
+from mcq_analytics.config import Settings
+from mcq_analytics.connections import Databases
+from mcq_analytics.engines import run_window
+from mcq_analytics.generator import GeneratorConfig, generate
+from mcq_analytics.metadata import read_metadata
+from mcq_analytics.pipeline import PipelineResult
+from mcq_analytics.windows import hourly_windows
+
+DEMO_TABLES = ("question_interaction_fact", "test_summary_fact", "test_funnel_fact", "etl_rejects",
+               "etl_metadata", "etl_run_log")
+
+
+class DemoRefused(RuntimeError):
+    """The demo would overwrite databases that are not the embedded default."""
+
+
+def _say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def run_demo(settings: Settings, dbs: Databases, answers: int) -> int:
+    if settings.source_url or settings.warehouse_url:
+        raise DemoRefused("the demo resets its databases: it only runs on the embedded default "
+                          "(unset MCQ_SOURCE_URL and MCQ_WAREHOUSE_URL)")
+    began = time.perf_counter()
+    _say(f"[1/3] generating {answers:,} answer rows (seed 42) into the embedded source database …")
+    report = generate(dbs.source_url, GeneratorConfig(answers=answers, hours=6, seed=42), reset=True,
+                      progress=lambda line: _say(f"      {line}"))
+    _say("\n".join(f"      {line}" for line in report.format().splitlines()))
+
+    with psycopg.connect(dbs.warehouse_url) as conn:  # a clean slate, so the summary shows this run only
+        conn.execute("TRUNCATE " + ", ".join(f"analytics.{t}" for t in DEMO_TABLES))
+    windows = list(hourly_windows(*report.window_range()))
+    _say(f"\n[2/3] running the three pipelines over {len(windows)} hourly windows ({settings.engine} engine) …")
+    results: list[PipelineResult] = []
+    for window in windows:
+        t0 = time.perf_counter()
+        batch = run_window(settings.engine, settings, dbs.source_url, dbs.warehouse_url, window, triggered_by="demo")
+        results += batch
+        status = "ok" if all(r.status == "success" for r in batch) else "FAILED"
+        _say(f"      {window}  {status:<6} read {batch[0].rows_read:>8,}  written "
+             + ", ".join(f"{r.rows_written:,}" for r in batch) + f"  {time.perf_counter() - t0:5.2f}s")
+    failed = [r for r in results if r.status != "success"]
+    for r in failed:
+        _say(f"      FAILED {r.pipeline} {r.window}: {r.error}")
+
+    _say("\n[3/3] the facts\n")
+    _say(reporting.fact_summaries(dbs.warehouse_url))
+    _say("\n" + reporting.format_metadata(read_metadata(dbs.warehouse_url)))
+    _say(f"\ndemo finished in {time.perf_counter() - began:.1f}s: {report.rows['answers']:,} answers generated, "
+         f"{len(windows)} windows, {sum(r.rows_written for r in results):,} fact rows written, "
+         f"{sum(r.rows_rejected for r in results):,} rejects found, {len(failed)} failures")
+    return 1 if failed else 0
+
