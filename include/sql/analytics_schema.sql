@@ -115,3 +115,11 @@ CREATE INDEX IF NOT EXISTS etl_run_log_pipeline_idx ON analytics.etl_run_log (pi
 CREATE OR REPLACE FUNCTION analytics.ts_from_us(us BIGINT) RETURNS TIMESTAMPTZ
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
 $$ SELECT timestamptz 'epoch' + (us / 1000000) * interval '1 second' + (us % 1000000) * interval '1 microsecond' $$;
+
+-- Alert bookkeeping (docs/alerting.md), owned by mcq_analytics.alerts and changed only under the row lock:
+-- alerted_failures = consecutive_failures when the last alert or reminder of the current streak went out
+-- (NULL: none sent); alerted_at = when; alert_streak_failures = the streak's length as the alert policy
+-- last saw it (for the recovery notice, since a success resets consecutive_failures).
+ALTER TABLE analytics.etl_metadata ADD COLUMN IF NOT EXISTS alerted_failures INT;
+ALTER TABLE analytics.etl_metadata ADD COLUMN IF NOT EXISTS alerted_at TIMESTAMPTZ;
+ALTER TABLE analytics.etl_metadata ADD COLUMN IF NOT EXISTS alert_streak_failures INT;

@@ -1,0 +1,507 @@
+"""Alerts after N consecutive failures and the recovery notice, on real parts only: real runs of the Pandas
+engine on PostgreSQL, a real HTTP server standing in for the Slack incoming webhook, a real SMTP server
+(aiosmtpd), connections through ``AIRFLOW_CONN_*`` and the providers' hooks, and a real ``dag.test()`` for
+the Airflow callbacks."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import uuid
+from dataclasses import dataclass, field, replace
+from email import message_from_bytes, policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+import pytest
+from aiosmtpd.controller import Controller
+from helpers import at
+from test_contract import seed_platform
+
+from mcq_analytics import alerts, metadata
+from mcq_analytics.alerts import ALERT, RECOVERY, REMINDER, decide, notify_after_run, redact
+from mcq_analytics.config import load_settings
+from mcq_analytics.pipeline import run_pandas_window
+from mcq_analytics.windows import Window
+
+ROOT = Path(__file__).resolve().parents[1]
+PIPELINE = "test_funnel_fact"
+# Secrets that a failing run's error carries; none may reach Slack or the mail.
+DB_PASSWORD = "hunter2-db-pw"
+SLACK_TOKEN = "xoxb-1234567890-abcdefSECRET"
+API_TOKEN = "s3cr3t-api-token"
+SECRETS = (DB_PASSWORD, SLACK_TOKEN, API_TOKEN, "T000/B000/XXXXSECRET")
+
+
+# ----------------------------------------------------------------------------------- the stand-in servers
+
+
+@dataclass
+class Webhook:
+    url: str
+    posts: list[dict] = field(default_factory=list)
+    status: int = 200
+
+
+@pytest.fixture
+def webhook():
+    hook = Webhook(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            hook.posts.append({"path": self.path, "raw": body.decode(), "json": json.loads(body)})
+            payload = b"ok" if hook.status == 200 else b"internal_error"
+            self.send_response(hook.status)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    hook.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield hook
+    server.shutdown()
+    server.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Mailbox:
+    port: int
+    mails: list[dict] = field(default_factory=list)
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        body = message.get_body(preferencelist=("html", "plain"))
+        self.mails.append({"from": envelope.mail_from, "to": envelope.rcpt_tos, "subject": message["subject"],
+                           "body": body.get_content() if body is not None else "",
+                           "raw": envelope.content.decode("utf-8", "replace")})
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def mailbox():
+    box = Mailbox(port=free_port())
+    controller = Controller(box, hostname="127.0.0.1", port=box.port)
+    controller.start()
+    yield box
+    controller.stop()
+
+
+def slack_conn(url: str) -> str:
+    """``AIRFLOW_CONN_SLACK_ALERTS`` with the whole webhook URL as the (URL-encoded) password: the form that
+    keeps a port and a plain-http scheme (host + schema would drop the port)."""
+    return f"slackwebhook://:{quote(url, safe='')}@"
+
+
+def smtp_conn(port: int) -> str:
+    return (f"smtp://127.0.0.1:{port}?disable_tls=true&disable_ssl=true&timeout=5&retry_limit=0"
+            "&from_email=mcq-airflow%40example.com")
+
+
+@pytest.fixture
+def channels(webhook, mailbox, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SLACK_ALERTS", slack_conn(webhook.url + "/services/T000/B000/XXXXSECRET"))
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_conn(mailbox.port))
+    return webhook, mailbox
+
+
+@pytest.fixture
+def settings(dbs):
+    base = load_settings("dev", environ={})
+    return replace(base, env="staging", source_url=dbs.source_url, warehouse_url=dbs.warehouse_url,
+                   use_embedded=False, alert_threshold=2, alert_reminder_every=0,
+                   alert_email_to="oncall@example.com, second@example.com",
+                   airflow_base_url="https://airflow.example.com")
+
+
+# ----------------------------------------------------------------------------------- failures on demand
+
+FAIL_DDL = f"""
+CREATE OR REPLACE FUNCTION analytics.fail_load() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'cannot reach postgresql://etl:{DB_PASSWORD}@replica.internal:5432/mcq'
+    USING DETAIL = 'retry with password={DB_PASSWORD} token={API_TOKEN} slack {SLACK_TOKEN} '
+                   'Authorization: Bearer {API_TOKEN} hook https://hooks.slack.com/services/T000/B000/XXXXSECRET';
+END $$;
+CREATE TRIGGER fail_load BEFORE INSERT ON analytics.{PIPELINE} FOR EACH STATEMENT
+  EXECUTE FUNCTION analytics.fail_load();
+"""
+
+
+def break_pipeline(url: str) -> None:
+    with psycopg.connect(url) as conn:
+        conn.execute(FAIL_DDL)
+
+
+def repair_pipeline(url: str) -> None:
+    with psycopg.connect(url) as conn:
+        conn.execute(f"DROP TRIGGER fail_load ON analytics.{PIPELINE}")
+
+
+def hour(n: int) -> Window:
+    return Window(at(60 * n), at(60 * n + 60))
+
+
+def run_and_notify(dbs, settings, window: Window):
+    """What run_etl.py does per window: a real run, then the alert policy on its recorded outcome."""
+    (result,) = run_pandas_window(dbs.source_url, dbs.warehouse_url, window, [PIPELINE])
+    report = notify_after_run(result.outcome, settings, dbs.warehouse_url, window=result.window,
+                              error=result.error, run_id=result.run_id)
+    return result, report
+
+
+def meta(url: str, pipeline: str = PIPELINE) -> dict:
+    return next(m for m in metadata.read_metadata(url) if m["pipeline_name"] == pipeline)
+
+
+def assert_no_secret(*texts: str) -> None:
+    for text in texts:
+        for secret in SECRETS:
+            assert secret not in text
+
+
+# ----------------------------------------------------------------------------------- pure parts
+
+
+def test_decide_alerts_once_then_reminds_every_n():
+    assert [decide(n, None, 2, 0) for n in (0, 1, 2, 3)] == [None, None, ALERT, ALERT]
+    assert [decide(n, 2, 2, 0) for n in (2, 3, 4, 10)] == [None, None, None, None]
+    assert [decide(n, 2, 2, 3) for n in (3, 4, 5, 6)] == [None, None, REMINDER, REMINDER]
+    assert decide(1, None, 0, 0) == ALERT  # a threshold below 1 means "every final failure starts a streak"
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("connection to postgresql://etl:hunter2@db.internal:5432/mcq failed", "postgresql://etl:***@db.internal"),
+    ("host=db user=etl password=hunter2 dbname=mcq", "password=***"),
+    ("password='two words' port=5432", "password=*** port=5432"),
+    ('{"password": "hunter2", "user": "etl"}', '"password": ***'),
+    ("MCQ_DB_PASSWORD=hunter2 other", "MCQ_DB_PASSWORD=***"),
+    ("token xoxb-1234-5678-abcdef used", "xox*-*** used"),
+    ("Authorization: Bearer abc.def-ghi_jkl", "Bearer ***"),
+    ("posting to https://hooks.slack.com/services/T0/B0/XYZ failed", "https://hooks.slack.com/***"),
+    ("GET /x?api_key=abcdef&x=1", "api_key=***&x=1"),
+])
+def test_redact_hides_secrets(text, kept):
+    out = redact(text)
+    assert kept in out
+    assert "hunter2" not in out and "abcdef" not in out and "XYZ" not in out and "two words" not in out
+
+
+def test_redact_known_secrets_and_leaves_ordinary_text():
+    secrets = alerts.url_secrets("postgresql://etl:Zq9x%40y@db.internal/mcq", None)
+    assert redact("pw is Zq9x%40y or Zq9x@y", secrets) == "pw is *** or ***"
+    plain = 'CheckViolation: new row violates check constraint "never"\nKey (test_id)=(1) already exists'
+    assert redact(plain) == plain
+
+
+def test_task_log_url_is_the_airflow_3_ui_path():
+    url = alerts.task_log_url("https://airflow.example.com/", "mcq_analytics_batch",
+                              "scheduled__2024-06-01T10:00:00+00:00", "test_funnel_fact.build", 2)
+    assert url == ("https://airflow.example.com/dags/mcq_analytics_batch/runs/"
+                   "scheduled__2024-06-01T10%3A00%3A00%2B00%3A00/tasks/test_funnel_fact.build?try_number=2")
+    assert alerts.task_log_url("http://h", "d", "r", "t", 1, map_index=3) == "http://h/dags/d/runs/r/tasks/t/mapped/3?try_number=1"
+
+
+def test_pipeline_of_reads_attribute_params_group_or_task_id():
+    class Task:
+        def __init__(self, **kw):
+            self.__dict__.update(kw)
+
+    assert alerts.pipeline_of(Task(pipeline="test_summary_fact", task_id="x")) == "test_summary_fact"
+    assert alerts.pipeline_of(Task(task_id="x", params={"pipeline": "test_funnel_fact"})) == "test_funnel_fact"
+    group = Task(group_id="facts.question_interaction_fact")
+    assert alerts.pipeline_of(Task(task_id="facts.question_interaction_fact.check_rules", task_group=group)) \
+        == "question_interaction_fact"
+    assert alerts.pipeline_of(Task(task_id="test_funnel_fact")) == "test_funnel_fact"
+    assert alerts.pipeline_of(Task(task_id="cleanup")) is None
+
+
+# ----------------------------------------------------------------------------------- real runs, run_etl.py path
+
+
+def test_alert_on_second_failure_only_then_one_recovery(dbs, settings, channels, caplog):
+    webhook, mailbox = channels
+    seed_platform(dbs.source_url)
+    break_pipeline(dbs.warehouse_url)
+
+    result, report = run_and_notify(dbs, settings, hour(0))
+    assert (result.status, result.outcome.consecutive_failures, report) == ("failed", 1, None)
+    assert webhook.posts == [] and mailbox.mails == []
+
+    result, report = run_and_notify(dbs, settings, hour(1))
+    assert result.outcome.consecutive_failures == 2
+    assert report.claim.kind == ALERT and report.channels == {"slack": "sent", "email": "sent"}
+    assert len(webhook.posts) == 1 and len(mailbox.mails) == 1
+    post, mail = webhook.posts[0], mailbox.mails[0]
+    assert post["path"] == "/services/T000/B000/XXXXSECRET"
+    text = post["json"]["text"]
+    for fragment in ("test_funnel_fact", "has failed 2 times in a row (staging)", "*Environment:* staging",
+                     "*DAG / task:* run_etl.py on", "[2024-06-01 10:00, 2024-06-01 11:00) UTC, "
+                     "[2024-06-01 11:00, 2024-06-01 12:00) UTC", "*Consecutive failures:* 2 (alert threshold 2",
+                     "RaiseException: cannot reach postgresql://etl:***@replica.internal:5432/mcq",
+                     "password=***", f"*Run:* {result.run_id}"):
+        assert fragment in text
+    assert mail["subject"] == "[MCQ staging] ALERT test_funnel_fact: 2 consecutive failures"
+    assert mail["to"] == ["oncall@example.com", "second@example.com"]
+    assert mail["from"] == "mcq-airflow@example.com"
+    for fragment in ("test_funnel_fact", "staging", "[2024-06-01 11:00, 2024-06-01 12:00) UTC",
+                     "2 (alert threshold 2", "postgresql://etl:***@replica.internal", "Bearer ***"):
+        assert fragment in mail["body"]
+    alert_logs = "\n".join(r.getMessage() for r in caplog.records if r.name == "mcq_analytics.alerts")
+    assert_no_secret(post["raw"], mail["raw"], alert_logs)
+
+    result, report = run_and_notify(dbs, settings, hour(2))
+    assert (result.outcome.consecutive_failures, report) == (3, None)
+    assert len(webhook.posts) == 1 and len(mailbox.mails) == 1
+
+    repair_pipeline(dbs.warehouse_url)
+    result, report = run_and_notify(dbs, settings, hour(0))
+    assert result.status == "success" and report.claim.kind == RECOVERY
+    assert len(webhook.posts) == 2 and len(mailbox.mails) == 2
+    assert "recovered (staging)" in webhook.posts[1]["json"]["text"]
+    assert "3 consecutive failures, now reset to 0" in webhook.posts[1]["json"]["text"]
+    assert mailbox.mails[1]["subject"] == "[MCQ staging] RECOVERED test_funnel_fact after 3 consecutive failures"
+    row = meta(dbs.warehouse_url)
+    assert (row["consecutive_failures"], row["alerted_failures"], row["alerted_at"]) == (0, None, None)
+
+    # A later success sends nothing; a new streak alerts again at the threshold.
+    assert run_and_notify(dbs, settings, hour(1))[1] is None
+    break_pipeline(dbs.warehouse_url)
+    assert run_and_notify(dbs, settings, hour(2))[1] is None
+    assert run_and_notify(dbs, settings, hour(3))[1].claim.kind == ALERT
+    assert len(webhook.posts) == 3 and len(mailbox.mails) == 3
+
+
+def record(url: str, pipeline: str, error: str | None, final: bool = True) -> metadata.RunOutcome:
+    window = hour(0)
+    run_id = f"{pipeline}__{uuid.uuid4().hex[:8]}"
+    metadata.begin_run(url, pipeline, window, "pandas", run_id)
+    return metadata.finish_run(url, pipeline, window, run_id, error=error, final=final)
+
+
+def test_retries_do_not_count_and_reminders_follow_the_setting(dbs, settings, channels):
+    webhook, mailbox = channels
+    settings = replace(settings, alert_reminder_every=2)
+    url = dbs.warehouse_url
+    sent = []
+    for final in (False, False, True, False, True, True, True, True, True):
+        outcome = record(url, PIPELINE, "boom", final=final)
+        report = notify_after_run(outcome, settings, url, error="boom")
+        sent.append((outcome.consecutive_failures, report.claim.kind if report else None))
+    assert sent == [(0, None), (0, None), (1, None), (1, None), (2, ALERT), (3, None), (4, REMINDER), (5, None),
+                    (6, REMINDER)]
+    assert len(webhook.posts) == 3 and len(mailbox.mails) == 3
+    assert "reminder" in webhook.posts[1]["json"]["text"]
+    assert mailbox.mails[2]["subject"] == "[MCQ staging] REMINDER test_funnel_fact: 6 consecutive failures"
+
+
+def test_a_failing_webhook_never_hides_the_run_error(dbs, settings, channels, caplog):
+    webhook, mailbox = channels
+    webhook.status = 500
+    seed_platform(dbs.source_url)
+    break_pipeline(dbs.warehouse_url)
+    caplog.set_level(logging.INFO, logger="mcq_analytics.alerts")
+    run_and_notify(dbs, settings, hour(0))
+    result, report = run_and_notify(dbs, settings, hour(1))
+
+    assert result.status == "failed" and "RaiseException" in result.error
+    row = meta(dbs.warehouse_url)
+    assert (row["status"], row["consecutive_failures"]) == ("failed", 2)
+    assert DB_PASSWORD in row["last_error"]  # the run's own record keeps the full error
+    assert report.channels == {"slack": "failed", "email": "sent"}
+    assert len(webhook.posts) == 1 and len(mailbox.mails) == 1  # the webhook was tried once
+    assert "alert channel Slack (slack_alerts) failed: AirflowException" in caplog.text
+    assert "Status Code: 500" in caplog.text
+    assert row["alerted_failures"] == 2  # e-mail went out: no second alert on the next failure
+    assert run_and_notify(dbs, settings, hour(2))[1] is None
+
+
+def test_unreachable_channels_are_logged_and_the_alert_retried_later(dbs, settings, monkeypatch, webhook, mailbox,
+                                                                     caplog):
+    dead = free_port()
+    monkeypatch.setenv("AIRFLOW_CONN_SLACK_ALERTS", slack_conn(f"http://127.0.0.1:{dead}/services/T/B/X"))
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_conn(dead))
+    caplog.set_level(logging.INFO, logger="mcq_analytics.alerts")
+    url = dbs.warehouse_url
+    notify_after_run(record(url, PIPELINE, "boom"), settings, url)
+    report = notify_after_run(record(url, PIPELINE, "boom"), settings, url)
+    assert report.channels == {"slack": "failed", "email": "failed"}
+    assert "alert channel Slack (slack_alerts) failed" in caplog.text
+    assert "alert channel e-mail (smtp_default) failed: ConnectionRefusedError" in caplog.text
+    assert meta(url)["alerted_failures"] is None  # nothing was delivered: the claim was given back
+
+    monkeypatch.setenv("AIRFLOW_CONN_SLACK_ALERTS", slack_conn(webhook.url + "/services/T/B/X"))
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_conn(mailbox.port))
+    report = notify_after_run(record(url, PIPELINE, "boom"), settings, url)
+    assert report.claim.kind == ALERT and report.channels == {"slack": "sent", "email": "sent"}
+    assert "3 times in a row" in webhook.posts[0]["json"]["text"]
+
+
+def test_channels_without_a_connection_are_skipped_with_one_line(dbs, settings, monkeypatch, caplog):
+    monkeypatch.delenv("AIRFLOW_CONN_SLACK_ALERTS", raising=False)
+    monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)
+    caplog.set_level(logging.INFO, logger="mcq_analytics.alerts")
+    url = dbs.warehouse_url
+    notify_after_run(record(url, PIPELINE, "boom"), settings, url)
+    report = notify_after_run(record(url, PIPELINE, "boom"), settings, url)
+    assert report.channels == {"slack": "skipped", "email": "skipped"}
+    lines = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert lines == ["alert channel Slack skipped: no Airflow connection 'slack_alerts' is defined",
+                     "alert channel e-mail skipped: no Airflow connection 'smtp_default' is defined"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_webhook_connection_as_host_and_token(dbs, settings, webhook, monkeypatch):
+    """The JSON form: the endpoint with its scheme in ``host`` (the port kept), the token path as password."""
+    monkeypatch.setenv("AIRFLOW_CONN_SLACK_ALERTS", json.dumps({
+        "conn_type": "slackwebhook", "host": webhook.url + "/services", "password": "T1/B1/SECRET1"}))
+    monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)
+    url = dbs.warehouse_url
+    notify_after_run(record(url, PIPELINE, "boom"), settings, url)
+    assert notify_after_run(record(url, PIPELINE, "boom"), settings, url).channels["slack"] == "sent"
+    assert webhook.posts[0]["path"] == "/services/T1/B1/SECRET1"
+
+
+@pytest.mark.parametrize("consecutive_before", [0, 1])
+def test_two_failures_at_the_same_moment_send_exactly_one_alert(dbs, settings, channels, consecutive_before):
+    webhook, mailbox = channels
+    url = dbs.warehouse_url
+    rounds = 6
+    for r in range(rounds):
+        pipeline = f"race_{r}"
+        for _ in range(consecutive_before):
+            record(url, pipeline, "boom")
+        barrier = threading.Barrier(2)
+        reports: list = []
+
+        def fail_and_notify(pipeline=pipeline, barrier=barrier, reports=reports):
+            window = hour(0)
+            run_id = f"{pipeline}__{uuid.uuid4().hex[:8]}"
+            metadata.begin_run(url, pipeline, window, "pandas", run_id)
+            barrier.wait()
+            outcome = metadata.finish_run(url, pipeline, window, run_id, error="boom")
+            reports.append(notify_after_run(outcome, settings, url, error="boom"))
+
+        threads = [threading.Thread(target=fail_and_notify) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(r is not None for r in reports) == [False, True], (r, reports)
+        assert meta(url, pipeline)["consecutive_failures"] == consecutive_before + 2
+    assert len(webhook.posts) == rounds and len(mailbox.mails) == rounds
+
+
+# ----------------------------------------------------------------------------------- the Airflow callbacks
+
+DAG_SCRIPT = textwrap.dedent('''
+    """Three tasks of one pipeline, in order: fail, fail, succeed; the project's callbacks via default_args."""
+    import sys
+    from datetime import UTC, datetime
+
+    import psycopg
+    from airflow.sdk import DAG, BaseOperator, CronDataIntervalTimetable
+
+    from mcq_analytics.alerts import on_task_failure, on_task_success
+    from mcq_analytics.pipeline import run_pandas_window
+    from mcq_analytics.windows import Window
+
+    SOURCE, WAREHOUSE = sys.argv[1], sys.argv[2]
+
+
+    class Build(BaseOperator):
+        def __init__(self, *, pipeline, repair=False, **kwargs):
+            super().__init__(**kwargs)
+            self.pipeline, self.repair = pipeline, repair
+
+        def execute(self, context):
+            if self.repair:
+                with psycopg.connect(WAREHOUSE) as conn:
+                    conn.execute("DROP TRIGGER fail_load ON analytics.test_funnel_fact")
+            window = Window(context["data_interval_start"], context["data_interval_end"])
+            (result,) = run_pandas_window(SOURCE, WAREHOUSE, window, [self.pipeline], "airflow")
+            if result.status != "success":
+                raise RuntimeError(f"{self.pipeline} {window} failed: {result.error}")
+
+
+    with DAG("mcq_alerts_e2e", schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),
+             start_date=datetime(2024, 6, 1, tzinfo=UTC), catchup=False,
+             default_args={"retries": 0, "on_failure_callback": on_task_failure,
+                           "on_success_callback": on_task_success}) as dag:
+        first = Build(task_id="build_try_a", pipeline="test_funnel_fact")
+        second = Build(task_id="build_try_b", pipeline="test_funnel_fact", trigger_rule="all_done")
+        third = Build(task_id="build_try_c", pipeline="test_funnel_fact", repair=True, trigger_rule="all_done")
+        first >> second >> third
+
+    if __name__ == "__main__":
+        dr = dag.test(logical_date=datetime(2024, 6, 1, 10, tzinfo=UTC))
+        print("DAGRUN", dr.run_id, dr.state)
+''')
+
+
+def test_airflow_callbacks_in_a_real_dag_test(dbs, pg_server, channels, tmp_path):
+    """``dag.test()`` runs the tasks and their callbacks through the Task SDK's task runner (as a worker
+    does): the 1st final failure sends nothing, the 2nd alerts with DAG, task and log link, the success
+    recovers."""
+    webhook, mailbox = channels
+    seed_platform(dbs.source_url)
+    break_pipeline(dbs.warehouse_url)
+    airflow_db = f"t_airflow_{uuid.uuid4().hex[:8]}"
+    db_url = pg_server.create_database(airflow_db).replace("postgresql://", "postgresql+psycopg2://", 1)
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow_home"),
+           "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_url, "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
+           "AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path), "MCQ_ENV": "dev", "MCQ_EMBEDDED_POSTGRES": "false",
+           "MCQ_SOURCE_URL": dbs.source_url, "MCQ_WAREHOUSE_URL": dbs.warehouse_url,
+           "MCQ_ALERT_THRESHOLD": "2", "MCQ_ALERT_EMAIL_TO": "oncall@example.com",
+           "MCQ_AIRFLOW_BASE_URL": "https://airflow.example.com"}
+    script = tmp_path / "mcq_alerts_e2e.py"
+    script.write_text(DAG_SCRIPT)
+    try:
+        migrate = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, capture_output=True,
+                                 text=True, timeout=300)
+        assert migrate.returncode == 0, migrate.stderr[-3000:]
+        proc = subprocess.run([sys.executable, str(script), dbs.source_url, dbs.warehouse_url], env=env,
+                              capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    finally:
+        pg_server.drop_database(airflow_db)
+    output = proc.stdout + proc.stderr
+    assert "DAGRUN" in proc.stdout, output[-5000:]
+    run_id = proc.stdout.split("DAGRUN ", 1)[1].split()[0]
+
+    assert len(webhook.posts) == 2 and len(mailbox.mails) == 2, output[-5000:]
+    alert, recovery = (p["json"]["text"] for p in webhook.posts)
+    assert "has failed 2 times in a row (dev)" in alert
+    assert "*DAG / task:* mcq_alerts_e2e / build_try_b" in alert
+    assert f"*Run:* {run_id}" in alert
+    log_url = (f"https://airflow.example.com/dags/mcq_alerts_e2e/runs/{quote(run_id, safe='')}"
+               "/tasks/build_try_b?try_number=1")
+    assert f"<{log_url}|task log in the Airflow UI>" in alert
+    assert "[2024-06-01 10:00, 2024-06-01 10:00)" not in alert  # no zero-length windows
+    assert "RuntimeError: test_funnel_fact" in alert and "postgresql://etl:***@replica.internal" in alert
+    assert "recovered (dev)" in recovery and "build_try_c" in recovery
+    assert mailbox.mails[0]["subject"] == "[MCQ dev] ALERT test_funnel_fact: 2 consecutive failures"
+    assert log_url.replace("&", "&amp;") in mailbox.mails[0]["body"]
+    assert mailbox.mails[1]["subject"] == "[MCQ dev] RECOVERED test_funnel_fact after 2 consecutive failures"
+    assert_no_secret(*(p["raw"] for p in webhook.posts), *(m["raw"] for m in mailbox.mails))
+    row = meta(dbs.warehouse_url)
+    assert (row["status"], row["consecutive_failures"], row["alerted_failures"]) == ("success", 0, None)
