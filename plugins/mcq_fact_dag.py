@@ -1,0 +1,194 @@
+"""What the two fact DAGs share: schedule, defaults, documentation, assets and data-quality checks.
+
+Importing this module touches no database and reads no connection (it runs at every DAG parse).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.providers.common.sql.operators.sql import (
+    SQLCheckOperator,
+    SQLColumnCheckOperator,
+    SQLTableCheckOperator,
+)
+from airflow.sdk import Asset, BaseOperator, CronDataIntervalTimetable
+
+from mcq_analytics import airflow_support as support
+from mcq_analytics.alerts import on_task_failure, on_task_success
+from mcq_analytics.paths import SQL_DIR
+
+FACTS = ("question_interaction_fact", "test_summary_fact", "test_funnel_fact")
+
+#: Hourly windows [HH:00, HH+1:00) UTC. Not "@hourly": in Airflow 3 that gives a zero-length data interval.
+SCHEDULE = CronDataIntervalTimetable("0 * * * *", timezone="UTC")
+START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "mcq-analytics",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=2),
+    "retry_exponential_backoff": 2.0,  # 2 min, then 4 min
+    "max_retry_delay": timedelta(minutes=20),
+    "execution_timeout": timedelta(minutes=45),
+    # Task-level callbacks (a DAG-level on_failure_callback is not reliable in Airflow 3, see docs/airflow.md).
+    "on_failure_callback": on_task_failure,
+    "on_success_callback": on_task_success,
+}
+#: Quality checks are deterministic: one retry covers a dropped connection without delaying the alert.
+CHECK_ARGS: dict[str, Any] = {"retries": 1, "retry_delay": timedelta(seconds=30),
+                              "retry_exponential_backoff": 0, "execution_timeout": timedelta(minutes=10)}
+
+FACT_DOCS = {
+    "question_interaction_fact": """\
+### `analytics.question_interaction_fact`
+One row per (session_id, question_id) with at least one valid answer: first/last answer time, the UTC hour
+of the last answer (`hour_start`), answer events and changes, the final option, correctness, points and time
+spent. A window recomputes every **affected session** completely (docs/data_contract.md §3–4).
+""",
+    "test_summary_fact": """\
+### `analytics.test_summary_fact`
+One row per (test_id, hour_start) — the cohort of sessions that *started* in that UTC hour: sessions,
+students, submissions, score statistics (avg/median/min/max %), passes and pass rate, average duration and
+questions answered. A window recomputes every (test, hour) bucket an affected session falls in.
+""",
+    "test_funnel_fact": """\
+### `analytics.test_funnel_fact`
+The same (test_id, hour_start) cohort as a funnel: started ≥ engaged ≥ submitted ≥ passed, the side count
+`completed`, each as a rate of `started`, and the stage with the largest drop-off.
+""",
+}
+
+CHECKS_DOC = """
+**Tasks.** `build` writes the fact for the run's data interval in one locked, atomic transaction and records
+`etl_metadata`/`etl_run_log`; then three data-quality checks on connection `mcq_warehouse`, scoped to the
+rows **this DAG run wrote** — `etl_run_id` starts with `<fact>__<dag_id>__<run_id>__`, i.e. exactly the
+sessions or (test, hour) buckets the window recomputed (one sequential scan of the fact per check):
+`check_columns` (no NULL keys, values in range), `check_table` (unique keys, nested counts),
+`check_rules` (`include/sql/checks/<fact>.sql`: the contract's derived-column rules).
+"""
+
+
+def fact_asset(fact: str) -> Asset:
+    """The asset a fact's build task updates (both engines' DAGs update the same one)."""
+    return Asset(name=f"mcq_warehouse.analytics.{fact}", uri=f"mcq://mcq_warehouse/analytics/{fact}",
+                 group="mcq_analytics")
+
+
+def dag_doc(engine_text: str) -> str:
+    return f"""\
+## MCQ analytics facts — {engine_text}
+Builds the three fact tables of `analytics` (docs/data_contract.md) for each hourly data interval
+`[data_interval_start, data_interval_end)` in UTC, from the source database (connection `mcq_source`) into
+the warehouse (connection `mcq_warehouse`).
+
+**Groups are independent.** Each fact is computed from the *source* tables, not from another fact (the
+test-level facts use final answers recomputed from the answers themselves), so `question_interaction_fact`,
+`test_summary_fact` and `test_funnel_fact` run in parallel and a failure of one never blocks or changes
+the others. Each group ends with its quality checks.
+
+**Safe to repeat.** Every fact write takes the fact's advisory lock and replaces the window's keys
+atomically: re-running an interval changes nothing, overlapping runs (this DAG and the other engine's,
+or a backfill) serialise. `max_active_runs=1` keeps scheduled runs in order; `catchup=False`: history is
+filled with `airflow backfill create` (docs/airflow.md). `MCQ_ENGINE` chooses which of
+`mcq_analytics_batch` / `mcq_analytics_spark` is active; the other is created paused.
+"""
+
+
+def dag_kwargs(dag_id: str, engine_text: str, tags: list[str]) -> dict[str, Any]:
+    """Keyword arguments of ``DAG(...)`` common to both fact DAGs."""
+    return {
+        "dag_id": dag_id,
+        "schedule": SCHEDULE,
+        "start_date": START_DATE,
+        "catchup": False,
+        "max_active_runs": 1,
+        "dagrun_timeout": timedelta(hours=3),
+        "default_args": DEFAULT_ARGS,
+        "tags": ["mcq-analytics", *tags],
+        "doc_md": dag_doc(engine_text),
+        "template_searchpath": [str(SQL_DIR)],
+        "is_paused_upon_creation": support.paused_upon_creation(dag_id),
+    }
+
+
+def group_doc(fact: str) -> str:
+    return FACT_DOCS[fact] + CHECKS_DOC
+
+
+def scope_clause(fact: str) -> str:
+    """SQL (Jinja) restricting a check to the rows written by this DAG run's builds of ``fact``."""
+    return f"starts_with(etl_run_id, {support.run_prefix_template(fact)})"
+
+
+_KEYS = {
+    "question_interaction_fact": ("session_id", "question_id"),
+    "test_summary_fact": ("test_id", "hour_start"),
+    "test_funnel_fact": ("test_id", "hour_start"),
+}
+_NOT_NULL = {
+    "question_interaction_fact": ("test_id", "student_id", "hour_start"),
+    "test_summary_fact": (),
+    "test_funnel_fact": (),
+}
+_RANGES: dict[str, dict[str, tuple[float, float | None]]] = {
+    "question_interaction_fact": {"points_awarded": (0, None), "time_spent_ms": (0, None),
+                                  "answer_changes": (0, None)},
+    "test_summary_fact": {"pass_rate": (0, 1), "avg_score_pct": (0, 100), "median_score_pct": (0, 100),
+                          "min_score_pct": (0, 100), "max_score_pct": (0, 100),
+                          "avg_duration_seconds": (0, None), "avg_questions_answered": (0, None)},
+    "test_funnel_fact": {"engaged_rate": (0, 1), "submitted_rate": (0, 1), "passed_rate": (0, 1),
+                         "completed_rate": (0, 1)},
+}
+#: Aggregate rules (one row whatever the scope, so an empty scope passes).
+_TABLE_RULES = {
+    "question_interaction_fact": {
+        "keys_unique": "COUNT(*) = COUNT(DISTINCT (session_id, question_id))",
+    },
+    "test_summary_fact": {
+        "keys_unique": "COUNT(*) = COUNT(DISTINCT (test_id, hour_start))",
+        "counts_nested": "COUNT(*) FILTER (WHERE NOT (sessions_started >= students AND sessions_started >= "
+                         "submissions AND submissions >= passed AND passed >= 0)) = 0",
+    },
+    "test_funnel_fact": {
+        "keys_unique": "COUNT(*) = COUNT(DISTINCT (test_id, hour_start))",
+        "stages_non_increasing": "COUNT(*) FILTER (WHERE NOT (started >= engaged AND engaged >= submitted "
+                                 "AND submitted >= passed AND passed >= 0)) = 0",
+    },
+}
+
+
+def _range_check(low: float, high: float | None) -> dict[str, dict[str, float]]:
+    checks = {"min": {"geq_to": low}}
+    if high is not None:
+        checks["max"] = {"leq_to": high}
+    return checks
+
+
+def quality_checks(fact: str, conn_id: str = support.WAREHOUSE_CONN_ID) -> list[BaseOperator]:
+    """The three check tasks of a fact's group (create them inside the group's context)."""
+    table = f"analytics.{fact}"
+    scope = scope_clause(fact)
+    column_mapping: dict[str, dict[str, Any]] = {
+        col: {"null_check": {"equal_to": 0}} for col in (*_KEYS[fact], *_NOT_NULL[fact])
+    }
+    for col, (low, high) in _RANGES[fact].items():
+        column_mapping[col] = _range_check(low, high)
+    columns = SQLColumnCheckOperator(
+        task_id="check_columns", conn_id=conn_id, table=table, column_mapping=column_mapping,
+        partition_clause=scope, accept_none=True, **CHECK_ARGS,
+        doc_md="No NULL keys; rates in [0, 1], percentages in [0, 100], counts and durations ≥ 0 "
+               "(over the rows this DAG run wrote).",
+    )
+    table_checks = SQLTableCheckOperator(
+        task_id="check_table", conn_id=conn_id, table=table,
+        checks={name: {"check_statement": stmt} for name, stmt in _TABLE_RULES[fact].items()},
+        partition_clause=scope, **CHECK_ARGS,
+        doc_md="Unique keys and nested counts (funnel stages non-increasing) over this run's rows.",
+    )
+    rules = SQLCheckOperator(
+        task_id="check_rules", conn_id=conn_id, sql=f"checks/{fact}.sql", params={"fact": fact},
+        **CHECK_ARGS, doc_md=f"The contract's derived-column rules: `include/sql/checks/{fact}.sql`.",
+    )
+    return [columns, table_checks, rules]

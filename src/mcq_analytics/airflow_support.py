@@ -1,0 +1,214 @@
+"""Airflow glue that is logic rather than wiring, shared by ``dags/`` and ``plugins/`` and unit-testable.
+
+Connection → libpq URL resolution, the window and run id of a task instance, which DAG an environment
+runs, and one fact build with retry-aware bookkeeping. Airflow is imported lazily inside functions, so
+importing this module never needs Airflow and never touches a database (DAG files import it at parse
+time).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import logging
+import os
+import tempfile
+import time
+import zipfile
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from mcq_analytics import metadata
+from mcq_analytics.pipeline import PipelineResult, build_and_load, run_pandas_window
+from mcq_analytics.windows import Window, parse_time
+
+log = logging.getLogger(__name__)
+
+SOURCE_CONN_ID = "mcq_source"
+WAREHOUSE_CONN_ID = "mcq_warehouse"
+SPARK_CONN_ID = "spark_default"
+BATCH_DAG_ID = "mcq_analytics_batch"
+SPARK_DAG_ID = "mcq_analytics_spark"
+#: Which DAG runs for each ``MCQ_ENGINE``: ``auto`` picks the engine per window inside the batch DAG.
+DAG_FOR_ENGINE = {"pandas": BATCH_DAG_ID, "auto": BATCH_DAG_ID, "spark": SPARK_DAG_ID}
+
+WINDOW_START_TEMPLATE = "{{ data_interval_start.isoformat() }}"
+WINDOW_END_TEMPLATE = "{{ data_interval_end.isoformat() }}"
+
+#: Connection extras that are libpq parameters and belong in the URL's query string.
+_LIBPQ_EXTRAS = (
+    "sslmode", "sslcert", "sslkey", "sslrootcert", "sslcrl", "sslpassword", "application_name",
+    "connect_timeout", "options", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+    "target_session_attrs", "gssencmode", "channel_binding",
+)
+
+
+# -- connections ------------------------------------------------------------------------------------
+def libpq_url(uri: str, extras: Mapping[str, Any] | None = None) -> str:
+    """Normalise a PostgreSQL URI to the ``postgresql://`` form libpq, psycopg and mcq_analytics take.
+
+    ``postgres://`` and SQLAlchemy's ``postgresql+<driver>://`` (what ``PostgresHook.get_uri()`` gives)
+    become ``postgresql://``; libpq options among ``extras`` (a connection's extra JSON) are added to the
+    query string unless it already has them.
+    """
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
+    if scheme not in ("postgres", "postgresql") and not scheme.startswith("postgresql+"):
+        raise ValueError(f"not a PostgreSQL URI (scheme {parts.scheme!r})")
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    for key in _LIBPQ_EXTRAS:
+        value = (extras or {}).get(key)
+        if value not in (None, "") and key not in query:
+            query[key] = str(value)
+    return urlunsplit(parts._replace(scheme="postgresql", query=urlencode(query)))
+
+
+def connection_url(conn_id: str) -> str:
+    """The libpq URL of an Airflow PostgreSQL connection, resolved through the provider's ``PostgresHook``.
+
+    Call it at run time only (inside ``execute``): it reads the connection from the secrets backends.
+    """
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    hook = PostgresHook(postgres_conn_id=conn_id)
+    return libpq_url(hook.get_uri(), hook.connection.extra_dejson)
+
+
+# -- windows, run ids, attempts -------------------------------------------------------------------
+def window_from(start: str | datetime, end: str | datetime) -> Window:
+    """The window a task instance processes, from its (rendered) data-interval bounds."""
+    start_dt = start if isinstance(start, datetime) else parse_time(str(start))
+    end_dt = end if isinstance(end, datetime) else parse_time(str(end))
+    return Window(start_dt, end_dt)
+
+
+def window_from_context(context: Mapping[str, Any]) -> Window:
+    """The data interval of the running DAG run as a ``Window``."""
+    return window_from(context["data_interval_start"], context["data_interval_end"])
+
+
+def run_prefix(pipeline: str, dag_id: str, dag_run_id: str) -> str:
+    """The prefix shared by the run-log ids of every attempt of ``pipeline`` in one DAG run."""
+    return f"{pipeline}__{dag_id}__{dag_run_id}__"
+
+
+def run_id_for(pipeline: str, dag_id: str, dag_run_id: str, try_number: int) -> str:
+    """The ``etl_run_log.run_id`` (and facts' ``etl_run_id``) of one task attempt."""
+    return f"{run_prefix(pipeline, dag_id, dag_run_id)}try{try_number}"
+
+
+def run_id_template(pipeline: str) -> str:
+    """Jinja that renders to ``run_id_for(pipeline, <dag_id>, <run_id>, <try_number>)`` in a task."""
+    return run_prefix(pipeline, "{{ dag.dag_id }}", "{{ run_id }}") + "try{{ ti.try_number }}"
+
+
+def run_prefix_template(pipeline: str) -> str:
+    """Jinja for the SQL string literal of ``run_prefix`` (quotes doubled: a run id is user input)."""
+    prefix = run_prefix(pipeline, "{{ dag.dag_id }}", "{{ run_id | replace(\"'\", \"''\") }}")
+    return f"'{prefix}'"
+
+
+def triggered_by(dag_id: str, dag_run_id: str) -> str:
+    """``etl_run_log.triggered_by`` for a task of a DAG run."""
+    return f"airflow:{dag_id}/{dag_run_id}"
+
+
+def is_final_attempt(try_number: int, max_tries: int) -> bool:
+    """True when Airflow will not retry this attempt if it fails (its retry rule: try_number <= max_tries)."""
+    return max_tries == 0 or try_number > max_tries
+
+
+def attempt_from_context(context: Mapping[str, Any], pipeline: str) -> tuple[str, str, bool]:
+    """(run id, triggered_by, final attempt?) of the running task instance."""
+    ti = context["ti"]
+    dag_id = ti.dag_id
+    dag_run_id = context["dag_run"].run_id
+    return (run_id_for(pipeline, dag_id, dag_run_id, ti.try_number), triggered_by(dag_id, dag_run_id),
+            is_final_attempt(ti.try_number, ti.max_tries))
+
+
+# -- which DAG an environment runs ---------------------------------------------------------------
+def active_dag_id(environ: Mapping[str, str] | None = None) -> str:
+    """The DAG that ``MCQ_ENGINE`` selects (``spark`` → the Spark DAG; ``pandas``/``auto``/unset → batch)."""
+    engine = ((os.environ if environ is None else environ).get("MCQ_ENGINE") or "pandas").strip().lower()
+    return DAG_FOR_ENGINE.get(engine, BATCH_DAG_ID)
+
+
+def paused_upon_creation(dag_id: str, environ: Mapping[str, str] | None = None) -> bool | None:
+    """``is_paused_upon_creation`` for a fact DAG: the inactive engine's DAG is created paused, the active
+    one follows Airflow's ``[core] dags_are_paused_at_creation`` (``None``). Both are safe to run on the
+    same window (the fact writes are locked and idempotent), so unpausing the other one is harmless."""
+    return None if active_dag_id(environ) == dag_id else True
+
+
+# -- one fact build ------------------------------------------------------------------------------
+def _supports_final() -> bool:
+    return "final" in inspect.signature(run_pandas_window).parameters
+
+
+def run_fact_build(source_url: str, warehouse_url: str, window: Window, pipeline: str, run_id: str,
+                   triggered: str, final: bool = True) -> PipelineResult:
+    """Build one fact for one window on the Pandas engine with ``etl_metadata`` bookkeeping.
+
+    ``final=False`` (an attempt Airflow will retry) records the failure in the run log without counting
+    it as a pipeline failure. Uses ``run_pandas_window(..., final=...)`` where the pipeline module offers
+    it; otherwise the same steps here.
+    """
+    if _supports_final():
+        return run_pandas_window(source_url, warehouse_url, window, [pipeline], triggered,
+                                 run_ids={pipeline: run_id}, final=final)[0]
+    from mcq_analytics.extract import extract_window
+
+    metadata.begin_run(warehouse_url, pipeline, window, "pandas", run_id, triggered)
+    result = PipelineResult(pipeline, window, run_id, "failed", "pandas")
+    t0 = time.perf_counter()
+    try:
+        src = extract_window(source_url, window, with_buckets=pipeline != "question_interaction_fact")
+        result.rows_read = src.rows_read
+        result.rows_written, result.rows_rejected = build_and_load(pipeline, src, warehouse_url, window, run_id)
+        result.status = "success"
+    except Exception as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+        log.error("%s %s failed: %s", pipeline, window, result.error)
+    result.seconds = time.perf_counter() - t0
+    result.outcome = metadata.finish_run(
+        warehouse_url, pipeline, window, run_id, error=result.error, rows_read=result.rows_read,
+        rows_written=result.rows_written, rows_rejected=result.rows_rejected, engine="pandas", final=final,
+    )
+    return result
+
+
+# -- Spark submission helpers -----------------------------------------------------------------------
+def package_zip(directory: Path | None = None) -> Path:
+    """A zip of the ``mcq_analytics`` package for ``spark-submit --py-files`` (rebuilt when it changes)."""
+    package = Path(__file__).resolve().parent
+    files = sorted(p for p in package.rglob("*.py") if "__pycache__" not in p.parts)
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    target = (directory or Path(tempfile.gettempdir())) / f"mcq_analytics-{digest.hexdigest()[:12]}.zip"
+    if not target.exists():
+        partial = target.with_suffix(f".{os.getpid()}.tmp")
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in files:
+                zf.write(path, Path("mcq_analytics") / path.relative_to(package))
+        partial.replace(target)
+    return target
+
+
+def spark_env(source_url: str, warehouse_url: str, base: Mapping[str, Any] | None = None,
+              python: str | None = None) -> dict[str, str]:
+    """Environment for ``spark-submit``: the database URLs travel as ``MCQ_SOURCE_URL``/``MCQ_WAREHOUSE_URL``
+    (never on the command line, where they would show in process lists and logs) and PySpark uses the
+    worker's Python unless told otherwise."""
+    env = {k: str(v) for k, v in (base or {}).items()}
+    env["MCQ_SOURCE_URL"] = source_url
+    env["MCQ_WAREHOUSE_URL"] = warehouse_url
+    if python:
+        env.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON") or python)
+        env.setdefault("PYSPARK_DRIVER_PYTHON", os.environ.get("PYSPARK_DRIVER_PYTHON") or python)
+    return env

@@ -1,0 +1,417 @@
+"""DAG integrity: every file in dags/ imports cleanly without touching a database, both DAGs are hourly with
+one-hour data intervals, three independent task groups with their build task, checks and outlets, the
+defaults the project relies on, and the Airflow glue in ``mcq_analytics.airflow_support``.
+
+Parsing happens in this process (DagBag needs no database); the no-database proof runs in a child process
+whose every database and connection points at a closed port."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import psycopg
+import pytest
+from airflow_harness import DAGS_DIR, FACTS, PLUGINS_DIR, REPO, clean_environ, free_port
+
+from mcq_analytics import airflow_support as support
+
+DAG_IDS = ("mcq_analytics_batch", "mcq_analytics_spark")
+
+
+@pytest.fixture(scope="session")
+def airflow_in_process(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Let this process import Airflow with a throwaway AIRFLOW_HOME and the plugins folder on sys.path."""
+    import os
+
+    if "airflow" not in sys.modules:
+        os.environ.setdefault("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow_home_parse")))
+        os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    if str(PLUGINS_DIR) not in sys.path:
+        sys.path.append(str(PLUGINS_DIR))
+
+
+def load_dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS_DIR))
+
+
+@pytest.fixture(scope="module")
+def dagbag(airflow_in_process):
+    return load_dagbag()
+
+
+@pytest.fixture(scope="module")
+def dags(dagbag):
+    return {dag_id: dagbag.dags[dag_id] for dag_id in DAG_IDS}
+
+
+def serialized(dag):
+    """The DAG as the scheduler sees it (serialised and back): its timetable is the core one."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    return DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+
+
+def render(task, content, run_id="scheduled__2024-06-01T10:00:00+00:00", try_number=1):
+    context = {"dag": task.dag, "run_id": run_id, "ti": SimpleNamespace(try_number=try_number),
+               "params": dict(task.params),
+               "data_interval_start": datetime(2024, 6, 1, 10, tzinfo=UTC),
+               "data_interval_end": datetime(2024, 6, 1, 11, tzinfo=UTC)}
+    return task.render_template(content, context)
+
+
+# -- import ----------------------------------------------------------------------------------------
+GUARD = textwrap.dedent("""
+    import json, socket, sys, warnings
+    attempts = []
+    def refuse(what):
+        def blocked(*args, **kwargs):
+            attempts.append(what)
+            raise RuntimeError(f"{what} at DAG parse time")
+        return blocked
+    import psycopg, psycopg2
+    psycopg.connect = refuse("psycopg.connect")
+    psycopg2.connect = refuse("psycopg2.connect")
+    socket.socket.connect = refuse("socket.connect")
+    socket.create_connection = refuse("socket.create_connection")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        from airflow.dag_processing.dagbag import DagBag
+        bag = DagBag(dag_folder=sys.argv[1])
+    ours = [f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})" for w in caught
+            if sys.argv[2] in str(w.filename) or "Deprecat" in w.category.__name__]
+    print("PARSE " + json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()},
+                                 "dags": sorted(bag.dags), "attempts": attempts, "warnings": ours}))
+""")
+
+
+def test_dag_files_import_cleanly_without_any_database(tmp_path):
+    """Every dags/ file parses with the metadata DB and all connections unreachable and every database or
+    socket connection attempt refused: nothing touches a database (or the network) at import time, and no
+    deprecated import path is used."""
+    closed = f"127.0.0.1:{free_port()}"
+    env = clean_environ()
+    env.update({
+        "AIRFLOW_HOME": str(tmp_path / "home"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://nobody:secret@{closed}/none",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS_DIR),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW_CONN_MCQ_SOURCE": f"postgresql://nobody:secret@{closed}/none",
+        "AIRFLOW_CONN_MCQ_WAREHOUSE": f"postgresql://nobody:secret@{closed}/none",
+        "MCQ_SOURCE_URL": f"postgresql://nobody:secret@{closed}/none",
+        "MCQ_WAREHOUSE_URL": f"postgresql://nobody:secret@{closed}/none",
+    })
+    proc = subprocess.run([sys.executable, "-c", GUARD, str(DAGS_DIR), str(REPO)], env=env, capture_output=True,
+                          text=True, timeout=180, cwd=str(tmp_path))
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("PARSE ")]
+    assert proc.returncode == 0 and lines, proc.stderr[-4000:]
+    result = json.loads(lines[-1].removeprefix("PARSE "))
+    assert result["errors"] == {}
+    assert result["attempts"] == []
+    assert result["dags"] == sorted(DAG_IDS)
+    assert result["warnings"] == []
+    assert sorted(p.name for p in DAGS_DIR.glob("*.py")) == ["mcq_analytics_batch.py", "mcq_analytics_spark.py"]
+
+
+def test_dagbag_has_both_dags_and_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert set(DAG_IDS) <= set(dagbag.dags)
+
+
+# -- schedule ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dag_id", DAG_IDS)
+def test_dag_is_hourly_with_one_hour_data_intervals(dags, dag_id):
+    import pendulum
+    from airflow.sdk import CronDataIntervalTimetable
+    from airflow.timetables.base import TimeRestriction
+
+    dag = dags[dag_id]
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    timetable = serialized(dag).timetable
+    restriction = TimeRestriction(earliest=pendulum.datetime(2024, 6, 1, 10), latest=None, catchup=True)
+    info = timetable.next_dagrun_info(last_automated_data_interval=None, restriction=restriction)
+    for _ in range(30):  # over a day boundary too
+        start, end = info.data_interval.start, info.data_interval.end
+        assert end - start == timedelta(hours=1)
+        assert (start.minute, start.second, start.microsecond) == (0, 0, 0)
+        assert info.run_after == end
+        info = timetable.next_dagrun_info(last_automated_data_interval=info.data_interval, restriction=restriction)
+        assert info.data_interval.start == end  # consecutive, no gap
+    manual = timetable.infer_manual_data_interval(run_after=pendulum.datetime(2024, 6, 1, 11, 30))
+    assert (manual.start, manual.end) == (pendulum.datetime(2024, 6, 1, 10), pendulum.datetime(2024, 6, 1, 11))
+
+
+def test_hourly_preset_would_give_zero_length_intervals(airflow_in_process):
+    """Why the DAGs do not use "@hourly": in Airflow 3 it is a trigger timetable with empty intervals."""
+    import pendulum
+    from airflow.sdk import DAG
+    from airflow.timetables.base import TimeRestriction
+
+    dag = DAG("hourly_preset", schedule="@hourly", start_date=datetime(2024, 1, 1, tzinfo=UTC))
+    restriction = TimeRestriction(earliest=pendulum.datetime(2024, 6, 1, 10), latest=None, catchup=True)
+    info = serialized(dag).timetable.next_dagrun_info(last_automated_data_interval=None, restriction=restriction)
+    assert info.data_interval.start == info.data_interval.end
+
+
+# -- structure -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dag_id", DAG_IDS)
+def test_three_independent_task_groups_each_build_then_checks(dags, dag_id):
+    from airflow.sdk import TaskGroup
+
+    dag = dags[dag_id]
+    groups = dag.task_group.children
+    assert list(groups) == list(FACTS)
+    for fact, group in groups.items():
+        assert isinstance(group, TaskGroup)
+        assert f"analytics.{fact}" in group.doc_md
+        assert list(group.children) == [f"{fact}.build", f"{fact}.check_columns", f"{fact}.check_table",
+                                        f"{fact}.check_rules"]
+        build = dag.get_task(f"{fact}.build")
+        assert build.upstream_task_ids == set()  # groups are independent (documented in doc_md)
+        assert build.downstream_task_ids == {f"{fact}.check_columns", f"{fact}.check_table",
+                                             f"{fact}.check_rules"}
+        for check_id in build.downstream_task_ids:
+            assert dag.get_task(check_id).downstream_task_ids == set()
+    assert len(dag.tasks) == 12
+
+
+@pytest.mark.parametrize("dag_id", DAG_IDS)
+def test_checks_use_common_sql_operators_on_the_warehouse(dags, dag_id):
+    from airflow.providers.common.sql.operators.sql import (
+        SQLCheckOperator,
+        SQLColumnCheckOperator,
+        SQLTableCheckOperator,
+    )
+
+    dag = dags[dag_id]
+    for fact in FACTS:
+        columns = dag.get_task(f"{fact}.check_columns")
+        table = dag.get_task(f"{fact}.check_table")
+        rules = dag.get_task(f"{fact}.check_rules")
+        assert isinstance(columns, SQLColumnCheckOperator)
+        assert isinstance(table, SQLTableCheckOperator)
+        assert isinstance(rules, SQLCheckOperator)
+        for task in (columns, table, rules):
+            assert task.conn_id == "mcq_warehouse"
+        assert columns.table == table.table == f"analytics.{fact}"
+        # DagBag resolves the template file: the task holds include/sql/checks/<fact>.sql's text
+        assert rules.sql == (REPO / "include" / "sql" / "checks" / f"{fact}.sql").read_text()
+        assert "keys_unique" in table.checks
+    assert "stages_non_increasing" in dag.get_task("test_funnel_fact.check_table").checks
+    assert "pass_rate" in dag.get_task("test_summary_fact.check_columns").column_mapping
+
+
+def test_build_operators_and_their_outlets(dags):
+    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+    from airflow.sdk import Asset
+    from mcq_operators import FactBuildOperator, SparkFactSubmitOperator
+
+    for fact in FACTS:
+        pandas_build = dags["mcq_analytics_batch"].get_task(f"{fact}.build")
+        spark_build = dags["mcq_analytics_spark"].get_task(f"{fact}.build")
+        assert type(pandas_build) is FactBuildOperator
+        assert FactBuildOperator.template_fields == ("window_start", "window_end")
+        assert isinstance(spark_build, SparkFactSubmitOperator) and isinstance(spark_build, SparkSubmitOperator)
+        for build in (pandas_build, spark_build):
+            assert build.pipeline == fact
+            assert build.warehouse_conn_id == "mcq_warehouse" and build.source_conn_id == "mcq_source"
+            assert build.outlets == [Asset(name=f"mcq_warehouse.analytics.{fact}",
+                                           uri=f"mcq://mcq_warehouse/analytics/{fact}", group="mcq_analytics")]
+        assert spark_build._conn_id == "spark_default"
+        assert spark_build.application == str(REPO / "include" / "spark_jobs" / "build_fact.py")
+        assert spark_build.env_vars is None  # filled from the connections at run time only
+
+
+def test_spark_job_arguments_render_the_window_and_run_id_and_no_secrets(dags):
+    for fact in FACTS:
+        task = dags["mcq_analytics_spark"].get_task(f"{fact}.build")
+        args = render(task, task.application_args, try_number=2)
+        run_id = support.run_id_for(fact, "mcq_analytics_spark", "scheduled__2024-06-01T10:00:00+00:00", 2)
+        assert args == ["--pipeline", fact, "--window-start", "2024-06-01T10:00:00+00:00",
+                        "--window-end", "2024-06-01T11:00:00+00:00", "--run-id", run_id]
+        assert not any("postgres" in str(a) or "@" in str(a) for a in args)
+        assert render(task, task.window_start) == "2024-06-01T10:00:00+00:00"
+
+
+def test_batch_build_renders_its_window(dags):
+    task = dags["mcq_analytics_batch"].get_task("test_summary_fact.build")
+    window = support.window_from(render(task, task.window_start), render(task, task.window_end))
+    assert (window.start, window.end) == (datetime(2024, 6, 1, 10, tzinfo=UTC), datetime(2024, 6, 1, 11, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("dag_id", DAG_IDS)
+def test_dag_defaults(dags, dag_id):
+    from mcq_analytics.alerts import on_task_failure, on_task_success
+
+    dag = dags[dag_id]
+    assert dag.max_active_runs == 1
+    assert dag.catchup is False
+    assert "mcq-analytics" in dag.tags
+    assert "Groups are independent" in dag.doc_md
+    assert str(REPO / "include" / "sql") in dag.template_searchpath
+    for task in dag.tasks:
+        assert task.owner == "mcq-analytics"
+        assert task.on_failure_callback == [on_task_failure]
+        assert task.on_success_callback == [on_task_success]
+        assert task.execution_timeout is not None
+    for fact in FACTS:
+        build = dag.get_task(f"{fact}.build")
+        assert build.retries == 2 and build.retry_exponential_backoff == 2.0
+        assert build.max_retry_delay == timedelta(minutes=20)
+        assert build.execution_timeout == timedelta(minutes=45)
+
+
+@pytest.mark.parametrize(("engine", "paused"), [
+    (None, {"mcq_analytics_batch": None, "mcq_analytics_spark": True}),
+    ("pandas", {"mcq_analytics_batch": None, "mcq_analytics_spark": True}),
+    ("auto", {"mcq_analytics_batch": None, "mcq_analytics_spark": True}),
+    ("spark", {"mcq_analytics_batch": True, "mcq_analytics_spark": None}),
+])
+def test_mcq_engine_creates_the_other_engines_dag_paused(airflow_in_process, monkeypatch, engine, paused):
+    if engine is None:
+        monkeypatch.delenv("MCQ_ENGINE", raising=False)
+    else:
+        monkeypatch.setenv("MCQ_ENGINE", engine)
+    bag = load_dagbag()
+    assert {dag_id: bag.dags[dag_id].is_paused_upon_creation for dag_id in DAG_IDS} == paused
+
+
+# -- quality-check SQL against a real warehouse -------------------------------------------------------
+RUN = "scheduled__2024-06-01T10:00:00+00:00"
+GOOD = {
+    "question_interaction_fact": (
+        "(1, 11, 1, 1, '2024-06-01 10:05+00', '2024-06-01 10:07+00', '2024-06-01 10:00+00', 2, 1, 2, true, 1, 10, %s)"
+    ),
+    "test_summary_fact": (
+        "(1, '2024-06-01 10:00+00', 4, 3, 2, 75, 75, 50, 100, 1, 0.5, 60, 2.5, %s)"
+    ),
+    "test_funnel_fact": (
+        "(1, '2024-06-01 10:00+00', 4, 3, 2, 1, 1, 0.75, 0.5, 0.25, 0.25, 'engaged', %s)"
+    ),
+}
+BAD = {  # each breaks one rule that only check_rules sees, plus a rule of check_table or check_columns
+    "question_interaction_fact": (
+        "(2, 11, 1, 1, '2024-06-01 10:05+00', '2024-06-01 10:07+00', '2024-06-01 10:00+00', 2, 0, 2, false, 1, -1, %s)"
+    ),
+    "test_summary_fact": (
+        "(2, '2024-06-01 10:30+00', 4, 3, 2, 75, 75, 50, 100, 3, 1.5, 60, 2.5, %s)"
+    ),
+    "test_funnel_fact": (
+        "(2, '2024-06-01 10:00+00', 4, 5, 2, 1, 1, 1.25, 0.5, 0.25, 0.25, 'submitted', %s)"
+    ),
+}
+
+
+def run_checks(dag, fact: str, warehouse_url: str) -> dict[str, bool]:
+    """Render the group's three check queries for ``RUN`` and evaluate them as the operators do."""
+    from airflow.providers.common.sql.operators.sql import _parse_boolean
+
+    columns = dag.get_task(f"{fact}.check_columns")
+    table = dag.get_task(f"{fact}.check_table")
+    rules = dag.get_task(f"{fact}.check_rules")
+    outcome: dict[str, bool] = {}
+    with psycopg.connect(warehouse_url) as conn:
+        for col, check, result in conn.execute(render(columns, columns.sql, RUN)).fetchall():
+            outcome[f"{col}.{check}"] = columns._get_match(columns.column_mapping[col][check], result)
+        for name, result in conn.execute(render(table, table.sql, RUN)).fetchall():
+            outcome[name] = _parse_boolean(str(result)) is True
+        row = conn.execute(render(rules, rules.sql, RUN)).fetchone()
+        outcome.update({f"rules.{i}": bool(v) for i, v in enumerate(row)})
+    return outcome
+
+
+@pytest.mark.parametrize("fact", FACTS)
+def test_quality_checks_pass_on_good_rows_and_catch_bad_ones(dags, dbs, fact):
+    dag = dags["mcq_analytics_batch"]
+    run_id = support.run_id_for(fact, dag.dag_id, RUN, 1)
+    other_run = support.run_id_for(fact, dag.dag_id, "scheduled__2024-06-01T09:00:00+00:00", 1)
+    assert all(run_checks(dag, fact, dbs.warehouse_url).values())  # empty scope passes
+    with psycopg.connect(dbs.warehouse_url) as conn:
+        conn.execute(f"INSERT INTO analytics.{fact} VALUES {GOOD[fact]}".replace(", %s)", ", %s, now())"),
+                     (run_id,))
+        # a bad row written by another DAG run is out of this run's scope
+        conn.execute(f"INSERT INTO analytics.{fact} VALUES {BAD[fact]}".replace(", %s)", ", %s, now())"),
+                     (other_run,))
+    outcome = run_checks(dag, fact, dbs.warehouse_url)
+    assert all(outcome.values()), outcome
+    with psycopg.connect(dbs.warehouse_url) as conn:
+        conn.execute(f"UPDATE analytics.{fact} SET etl_run_id = %s", (run_id,))
+    outcome = run_checks(dag, fact, dbs.warehouse_url)
+    failed = sorted(name for name, ok in outcome.items() if not ok)
+    assert any(name.startswith("rules.") for name in failed), outcome
+    assert any(not name.startswith("rules.") for name in failed), outcome
+
+
+def test_check_scope_matches_the_run_id_convention(dags):
+    dag = dags["mcq_analytics_batch"]
+    for fact in FACTS:
+        rules = dag.get_task(f"{fact}.check_rules")
+        sql = render(rules, rules.sql, "manual__it's")
+        assert f"starts_with(etl_run_id, '{fact}__mcq_analytics_batch__manual__it''s__')" in sql
+        columns = dag.get_task(f"{fact}.check_columns")
+        assert f"'{fact}__mcq_analytics_batch__manual__it''s__'" in render(columns, columns.sql, "manual__it's")
+        assert support.run_id_for(fact, dag.dag_id, "manual__x", 3).startswith(
+            support.run_prefix(fact, dag.dag_id, "manual__x"))
+
+
+# -- airflow_support --------------------------------------------------------------------------------
+@pytest.mark.parametrize(("uri", "extras", "expected"), [
+    ("postgres://u:p%40ss@db:5433/mcq", None, "postgresql://u:p%40ss@db:5433/mcq"),
+    ("postgresql+psycopg://u:pw@db/mcq", None, "postgresql://u:pw@db/mcq"),
+    ("postgresql+psycopg2://u@db:5432/mcq", {"sslmode": "require", "foo": "x"},
+     "postgresql://u@db:5432/mcq?sslmode=require"),
+    ("postgresql://u@db/mcq?sslmode=disable", {"sslmode": "require"}, "postgresql://u@db/mcq?sslmode=disable"),
+])
+def test_libpq_url_normalises_schemes_and_adds_libpq_extras(uri, extras, expected):
+    assert support.libpq_url(uri, extras) == expected
+
+
+def test_libpq_url_rejects_other_schemes():
+    with pytest.raises(ValueError):
+        support.libpq_url("mysql://u@db/x")
+
+
+def test_connection_url_resolves_airflow_connections_through_the_postgres_hook(airflow_in_process, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_MCQ_T1", "postgres://etl:p%40ss%2Fw@db.internal:5433/analytics")
+    monkeypatch.setenv("AIRFLOW_CONN_MCQ_T2", json.dumps({
+        "conn_type": "postgres", "host": "replica", "login": "reader", "password": "pw", "schema": "mcq",
+        "port": 5432, "extra": {"sslmode": "verify-full", "sslrootcert": "/etc/ca.pem"}}))
+    url = support.connection_url("mcq_t1")
+    assert url.startswith("postgresql://etl:")
+    assert psycopg.conninfo.conninfo_to_dict(url) == {"user": "etl", "password": "p@ss/w", "host": "db.internal",
+                                                      "port": "5433", "dbname": "analytics"}
+    assert psycopg.conninfo.conninfo_to_dict(support.connection_url("mcq_t2")) == {
+        "user": "reader", "password": "pw", "host": "replica", "port": "5432", "dbname": "mcq",
+        "sslmode": "verify-full", "sslrootcert": "/etc/ca.pem"}
+
+
+def test_run_ids_attempts_and_active_dag():
+    assert support.run_id_for("test_funnel_fact", "d", "r", 2) == "test_funnel_fact__d__r__try2"
+    assert support.triggered_by("d", "backfill__x") == "airflow:d/backfill__x"
+    # Airflow retries while try_number <= max_tries (max_tries = retries)
+    assert [support.is_final_attempt(n, 2) for n in (1, 2, 3)] == [False, False, True]
+    assert support.is_final_attempt(1, 0)
+    assert support.active_dag_id({"MCQ_ENGINE": "spark"}) == "mcq_analytics_spark"
+    assert support.active_dag_id({}) == "mcq_analytics_batch"
+    assert support.paused_upon_creation("mcq_analytics_spark", {"MCQ_ENGINE": "auto"}) is True
+    assert support.paused_upon_creation("mcq_analytics_spark", {"MCQ_ENGINE": "spark"}) is None
+
+
+def test_spark_env_and_package_zip(tmp_path):
+    env = support.spark_env("postgresql://s", "postgresql://w", {"X": 1}, python="/py")
+    assert env == {"X": "1", "MCQ_SOURCE_URL": "postgresql://s", "MCQ_WAREHOUSE_URL": "postgresql://w",
+                   "PYSPARK_PYTHON": env["PYSPARK_PYTHON"], "PYSPARK_DRIVER_PYTHON": env["PYSPARK_DRIVER_PYTHON"]}
+    import zipfile
+
+    path = support.package_zip(tmp_path)
+    assert path == support.package_zip(tmp_path)  # cached by content
+    names = zipfile.ZipFile(path).namelist()
+    assert "mcq_analytics/pipeline.py" in names and "mcq_analytics/airflow_support.py" in names
+    assert not any("__pycache__" in n for n in names)
