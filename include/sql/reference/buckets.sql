@@ -17,7 +17,8 @@
 --   of questions (count of questions rows with that test_id).
 -- * The session's submission is its latest valid submission by (submitted_at, submission_id); valid =
 --   not in the quarantine.
--- * score_pct = score * 100 / max_score computed in NUMERIC and then cast to DOUBLE PRECISION, and the
+-- * score_pct = score * 100 / max_score and duration_seconds stay NUMERIC here (exact, so the
+--   aggregates of the facts do not depend on row order; they round to DOUBLE PRECISION once), and the
 --   pass decision is the exact decimal comparison score * 100 >= pass_score_pct * max_score, which is
 --   score_pct >= pass_score_pct without binary floating-point rounding (score 29 of 100 with a pass
 --   mark of 29 passes; 29.0 / 100.0 * 100 in float64 is 28.999999999999996 and would not).
@@ -76,9 +77,9 @@ SELECT bs.test_id, bs.hour_start, bs.session_id, bs.student_id,
        COALESCE(a.questions_answered, 0) AS questions_answered,
        COALESCE(a.questions_answered = qc.questions, false) AS completed,
        ls.session_id IS NOT NULL AS submitted,
-       (ls.score * 100 / ls.max_score)::double precision AS score_pct,
+       ls.score * 100 / ls.max_score AS score_pct,
        ls.score * 100 >= bs.pass_score_pct * ls.max_score AS passed,
-       extract(epoch FROM ls.submitted_at - bs.started_at)::double precision AS duration_seconds
+       extract(epoch FROM ls.submitted_at - bs.started_at) AS duration_seconds
   FROM ref_bucket_sessions AS bs
   LEFT JOIN answered AS a ON a.session_id = bs.session_id
   LEFT JOIN latest_submission AS ls ON ls.session_id = bs.session_id

@@ -5,7 +5,10 @@
 -- * submissions, the score statistics, passed and pass_rate are over ALL sessions of the bucket with a
 --   valid submission, engaged or not (the contract's text "submissions = sessions with a submission");
 --   only the funnel restricts submitted/passed to engaged sessions.
--- * median_score_pct = percentile_cont(0.5) over score_pct (double precision).
+-- * Averages are computed exactly (NUMERIC sums of NUMERIC score_pct, durations and counts) and rounded
+--   to DOUBLE PRECISION once, so the reference is bit-for-bit the same whatever order rows arrive in
+--   (a float sum is not: windows in another order would differ in the last bit). Engines agree to 1e-9.
+-- * median_score_pct = percentile_cont(0.5) over score_pct as double precision (order-independent).
 -- * avg_duration_seconds over submitted sessions whose duration is >= 0 (0 included), NULL when none.
 -- * avg_questions_answered over all sessions of the bucket, 0 for a session without valid answers.
 -- * A bucket left with no valid session loses its row (DELETE without re-INSERT).
@@ -21,14 +24,14 @@ SELECT test_id, hour_start,
        count(*),
        count(DISTINCT student_id),
        count(*) FILTER (WHERE submitted),
-       avg(score_pct),
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY score_pct),
-       min(score_pct),
-       max(score_pct),
+       avg(score_pct)::double precision,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY score_pct::double precision),
+       min(score_pct)::double precision,
+       max(score_pct)::double precision,
        count(*) FILTER (WHERE passed),
        count(*) FILTER (WHERE passed)::double precision / NULLIF(count(*) FILTER (WHERE submitted), 0),
-       avg(duration_seconds) FILTER (WHERE duration_seconds >= 0),
-       avg(questions_answered::double precision),
+       (avg(duration_seconds) FILTER (WHERE duration_seconds >= 0))::double precision,
+       avg(questions_answered)::double precision,
        {run_id}
   FROM ref_cohort
  GROUP BY test_id, hour_start;
