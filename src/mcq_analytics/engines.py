@@ -9,12 +9,29 @@ from mcq_analytics.pipeline import PIPELINES, PipelineResult, run_pandas_window
 from mcq_analytics.windows import Window
 
 ProgressFn = Callable[[PipelineResult], None]
+ENGINES = ("pandas", "spark", "auto")
 
 
 def run_window(engine: str, settings: Settings, source_url: str, warehouse_url: str, window: Window,
                pipelines: Sequence[str] = PIPELINES, triggered_by: str = "cli",
                progress: ProgressFn | None = None) -> list[PipelineResult]:
-    """Build ``pipelines`` for ``window`` on ``engine`` (pandas; spark and auto arrive with the Spark engine)."""
-    if engine == "pandas":
-        return run_pandas_window(source_url, warehouse_url, window, pipelines, triggered_by, progress=progress)
-    raise ValueError(f"engine {engine!r} is not available")
+    """Build ``pipelines`` for ``window`` on ``engine``.
+
+    ``pandas`` runs in this process; ``spark`` runs one ``spark-submit`` of ``include/spark_jobs/build_fact.py``
+    for all ``pipelines`` (docs/spark.md); ``auto`` counts the window's affected answer rows and takes
+    ``spark`` from ``settings.auto_engine_threshold`` rows on, else ``pandas``. Either way each pipeline's
+    run is recorded in ``etl_metadata``/``etl_run_log`` with the engine that actually ran it.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine {engine!r} is not available (choose from {', '.join(ENGINES)})")
+    pipelines = list(pipelines)
+    expected_rows = None
+    if engine != "pandas":
+        from mcq_analytics import spark_engine  # no Spark machinery for Pandas-only runs
+
+        if engine == "auto":
+            engine, expected_rows = spark_engine.choose_engine(settings, source_url, window)
+        if engine == "spark":
+            return spark_engine.run_spark_window(settings, source_url, warehouse_url, window, pipelines,
+                                                 triggered_by, progress=progress, expected_rows=expected_rows)
+    return run_pandas_window(source_url, warehouse_url, window, pipelines, triggered_by, progress=progress)

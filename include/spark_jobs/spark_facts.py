@@ -1,0 +1,245 @@
+"""The Spark engine's definition of the facts and the quarantine (docs/data_contract.md sections 2 and 4).
+
+The DataFrame twin of ``src/mcq_analytics/transform.py``, function for function: pure transformations of
+source frames, no I/O, no Python UDFs (executors need only the JVM). Timestamps stay epoch microseconds
+as ``long`` and UTC hours are exact integer floors, as in the Pandas engine; ratios are computed with the
+same double operations in the same order, medians with Spark's exact ``percentile`` (linear
+interpolation, like ``percentile_cont(0.5)``), never ``percentile_approx``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from mcq_analytics.transform import FUNNEL_STAGES, HOUR_US, PIPELINE_SOURCE_TABLES
+
+
+@dataclass
+class SparkSources:
+    """The source rows of a window's scope, with the columns of ``include/sql/extract/*.sql``."""
+
+    affected: DataFrame  # session_id: the affected session ids (may include missing sessions)
+    sessions: DataFrame  # session_id, test_id, student_id, started_us
+    answers: DataFrame  # answer_id, session_id, question_id, selected_option, answered_us, time_spent_ms
+    submissions: DataFrame  # submission_id, session_id, submitted_us, score, max_score
+    tests: DataFrame  # test_id, pass_score_pct, question_count
+    questions: DataFrame  # question_id, test_id, option_count, correct_option, points
+
+
+@dataclass
+class SparkValidated:
+    sessions: DataFrame  # valid sessions + pass_score_pct, question_count
+    answers: DataFrame  # valid answers + test_id, student_id, correct_option, points
+    submissions: DataFrame  # valid submissions
+    rejects: DataFrame  # source_table, source_key, reason
+
+
+def hour_floor(us: Column) -> Column:
+    """The UTC hour of an epoch-microsecond timestamp, exactly (``pmod`` floors negative values too)."""
+    return us - F.pmod(us, F.lit(HOUR_US))
+
+
+def _first_reason(rules: list[tuple[str, Column]]) -> Column:
+    """The first rule that matches, in order, else NULL; a rule evaluating to NULL does not match."""
+    expr = None
+    for reason, matches in rules:
+        expr = F.when(matches, F.lit(reason)) if expr is None else expr.when(matches, F.lit(reason))
+    return expr
+
+
+def _rejects(frame: DataFrame, table: str, key: str) -> DataFrame:
+    return frame.where(F.col("_reason").isNotNull()).select(
+        F.lit(table).alias("source_table"), F.col(key).cast("string").alias("source_key"),
+        F.col("_reason").alias("reason"))
+
+
+def validate(src: SparkSources) -> SparkValidated:
+    """Apply the rules of contract section 2 in their order; each row gets at most its first reason."""
+    sessions = src.sessions.join(src.tests.withColumn("_test", F.lit(True)), "test_id", "left")
+    sessions = sessions.withColumn("_reason", F.when(F.col("_test").isNull(), F.lit("orphan_test")))
+    session_rejects = _rejects(sessions, "sessions", "session_id")
+    valid_sessions = sessions.where(F.col("_reason").isNull()).drop("_test", "_reason")
+
+    questions = src.questions.select(
+        "question_id", F.col("test_id").alias("question_test_id"), "option_count", "correct_option", "points",
+        F.lit(True).alias("_question"))
+    answers = (src.answers
+               .join(valid_sessions.select("session_id", "test_id", "student_id", F.lit(True).alias("_session")),
+                     "session_id", "left")
+               .join(questions, "question_id", "left"))
+    option = F.col("selected_option")
+    answers = answers.withColumn("_reason", _first_reason([
+        ("orphan_session", F.col("_session").isNull()),
+        ("orphan_question", F.col("_question").isNull()),
+        ("question_not_in_test", F.col("question_test_id") != F.col("test_id")),
+        ("option_out_of_range", option.isNotNull() & ((option < 1) | (option > F.col("option_count")))),
+    ]))
+    answer_rejects = _rejects(answers, "answers", "answer_id")
+    valid_answers = answers.where(F.col("_reason").isNull()).drop(
+        "_session", "_question", "question_test_id", "option_count", "_reason")
+
+    submissions = src.submissions.join(
+        valid_sessions.select("session_id", F.lit(True).alias("_session")), "session_id", "left")
+    submissions = submissions.withColumn("_reason", _first_reason([
+        ("orphan_session", F.col("_session").isNull()),
+        ("invalid_score", (F.col("max_score") <= 0) | (F.col("score") < 0) | (F.col("score") > F.col("max_score"))),
+    ]))
+    submission_rejects = _rejects(submissions, "submissions", "submission_id")
+    valid_submissions = submissions.where(F.col("_reason").isNull()).drop("_session", "_reason")
+
+    rejects = session_rejects.unionByName(answer_rejects).unionByName(submission_rejects)
+    return SparkValidated(valid_sessions, valid_answers, valid_submissions, rejects)
+
+
+def pipeline_rejects(valid: SparkValidated, pipeline: str) -> DataFrame:
+    """The rejects a pipeline quarantines: those of the source tables it reads."""
+    return valid.rejects.where(F.col("source_table").isin(*PIPELINE_SOURCE_TABLES[pipeline])).distinct()
+
+
+def final_answers(answers: DataFrame) -> DataFrame:
+    """One row per (session, question): the latest valid answer by (answered_at, answer_id) and aggregates.
+
+    The latest row is the maximum of a struct led by (answered_us, answer_id): answer_id is unique, so the
+    order is total and the fields after it (which may be NULL) never decide it.
+    """
+    latest = F.max(F.struct("answered_us", "answer_id", "selected_option", "test_id", "student_id",
+                            "correct_option", "points")).alias("_last")
+    spent = F.coalesce(F.greatest(F.col("time_spent_ms").cast("long"), F.lit(0).cast("long")), F.lit(0).cast("long"))
+    grouped = answers.groupBy("session_id", "question_id").agg(
+        F.min("answered_us").alias("first_answered_us"),
+        F.count(F.lit(1)).alias("answer_events"),
+        F.sum(spent).alias("time_spent_ms"),
+        latest,
+    )
+    return grouped.select(
+        "session_id", "question_id", "first_answered_us", "answer_events", "time_spent_ms",
+        F.col("_last.answered_us").alias("last_answered_us"),
+        F.col("_last.selected_option").alias("final_option"),
+        F.col("_last.test_id").alias("test_id"),
+        F.col("_last.student_id").alias("student_id"),
+        F.col("_last.correct_option").alias("correct_option"),
+        F.col("_last.points").alias("points"),
+    )
+
+
+def question_interaction_fact(valid: SparkValidated, affected: DataFrame) -> DataFrame:
+    finals = final_answers(valid.answers.join(affected, "session_id", "left_semi"))
+    is_correct = F.coalesce(F.col("final_option") == F.col("correct_option"), F.lit(False))
+    return finals.select(
+        "session_id", "question_id", "test_id", "student_id", "first_answered_us", "last_answered_us",
+        hour_floor(F.col("last_answered_us")).alias("hour_start_us"),
+        "answer_events",
+        (F.col("answer_events") - 1).alias("answer_changes"),
+        "final_option",
+        is_correct.alias("is_correct"),
+        F.when(is_correct, F.col("points").cast("double")).otherwise(F.lit(0.0)).alias("points_awarded"),
+        "time_spent_ms",
+    )
+
+
+def session_outcomes(valid: SparkValidated) -> DataFrame:
+    """One row per valid session: its cohort bucket, latest valid submission and answering progress."""
+    latest = valid.submissions.groupBy("session_id").agg(
+        F.max(F.struct("submitted_us", "submission_id", "score", "max_score")).alias("_last"))
+    latest = latest.select(
+        "session_id", F.col("_last.submitted_us").alias("submitted_us"),
+        F.when(F.col("_last.max_score") > 0,  # always true for valid rows; keeps ANSI division safe
+               F.col("_last.score") / F.col("_last.max_score") * F.lit(100.0)).alias("score_pct"))
+    answered = (final_answers(valid.answers).where(F.col("final_option").isNotNull())
+                .groupBy("session_id").agg(F.count(F.lit(1)).alias("_answered")))
+    engaged = valid.answers.select("session_id").distinct().withColumn("is_engaged", F.lit(True))
+    sessions = (valid.sessions
+                .withColumn("hour_start_us", hour_floor(F.col("started_us")))
+                .join(latest, "session_id", "left")
+                .join(answered, "session_id", "left")
+                .join(engaged, "session_id", "left"))
+    has_submission = F.col("submitted_us").isNotNull()
+    duration = F.col("submitted_us") - F.col("started_us")
+    return sessions.select(
+        "session_id", "test_id", "student_id", "hour_start_us", "pass_score_pct", "question_count",
+        "submitted_us", "score_pct",
+        F.coalesce(F.col("_answered"), F.lit(0).cast("long")).alias("questions_answered"),
+        has_submission.alias("has_submission"),
+        F.coalesce(F.col("is_engaged"), F.lit(False)).alias("is_engaged"),
+        (has_submission & F.coalesce(F.col("score_pct") >= F.col("pass_score_pct"), F.lit(False))).alias("is_passed"),
+        F.when(duration >= 0, duration.cast("double") / F.lit(1e6)).alias("duration_s"),
+    )
+
+
+def _rate(numerator: str, denominator: str) -> Column:
+    """``numerator / denominator`` in double, NULL when the denominator is 0."""
+    return F.when(F.col(denominator) != 0, F.col(numerator).cast("double") / F.col(denominator).cast("double"))
+
+
+def _count_if(condition: Column) -> Column:
+    return F.sum(F.when(condition, F.lit(1)).otherwise(F.lit(0)))
+
+
+def test_summary_fact(outcomes: DataFrame) -> DataFrame:
+    score = F.when(F.col("has_submission"), F.col("score_pct"))
+    out = outcomes.groupBy("test_id", "hour_start_us").agg(
+        F.count(F.lit(1)).alias("sessions_started"),
+        F.countDistinct("student_id").alias("students"),
+        _count_if(F.col("has_submission")).alias("submissions"),
+        F.avg(score).alias("avg_score_pct"),
+        F.percentile(score, F.lit(0.5)).alias("median_score_pct"),
+        F.min(score).alias("min_score_pct"),
+        F.max(score).alias("max_score_pct"),
+        _count_if(F.col("is_passed")).alias("passed"),
+        F.avg("duration_s").alias("avg_duration_seconds"),
+        F.avg(F.col("questions_answered").cast("double")).alias("avg_questions_answered"),
+    )
+    return out.select(
+        "test_id", "hour_start_us", "sessions_started", "students", "submissions", "avg_score_pct",
+        "median_score_pct", "min_score_pct", "max_score_pct", "passed", _rate("passed", "submissions").alias(
+            "pass_rate"), "avg_duration_seconds", "avg_questions_answered")
+
+
+def test_funnel_fact(outcomes: DataFrame) -> DataFrame:
+    engaged = F.col("is_engaged")
+    submitted = engaged & F.col("has_submission")
+    passed = submitted & F.col("is_passed")
+    completed = engaged & (F.col("questions_answered") == F.col("question_count"))
+    out = outcomes.groupBy("test_id", "hour_start_us").agg(
+        F.count(F.lit(1)).alias("started"),
+        _count_if(engaged).alias("engaged"),
+        _count_if(submitted).alias("submitted"),
+        _count_if(passed).alias("passed"),
+        _count_if(completed).alias("completed"),
+    )
+    losses = [F.col("started") - F.col("engaged"), F.col("engaged") - F.col("submitted"),
+              F.col("submitted") - F.col("passed")]
+    biggest = F.greatest(*losses)
+    drop_off = F.when(biggest <= 0, F.lit(None).cast("string"))
+    for stage, loss in zip(FUNNEL_STAGES, losses, strict=True):  # the first maximum: ties go to the earliest
+        drop_off = drop_off.when(loss == biggest, F.lit(stage))
+    return out.select(
+        "test_id", "hour_start_us", "started", "engaged", "submitted", "passed", "completed",
+        *[_rate(stage, "started").alias(f"{stage}_rate") for stage in ("engaged", "submitted", "passed", "completed")],
+        drop_off.alias("drop_off_stage"),
+    )
+
+
+def build_facts(src: SparkSources, valid: SparkValidated, pipeline: str,
+                outcomes: DataFrame | None = None) -> tuple[DataFrame, DataFrame]:
+    """The fact rows and the rejects of one pipeline for the read scope (``outcomes`` may be shared)."""
+    rejects = pipeline_rejects(valid, pipeline)
+    if pipeline == "question_interaction_fact":
+        return question_interaction_fact(valid, src.affected), rejects
+    outcomes = outcomes if outcomes is not None else session_outcomes(valid)
+    if pipeline == "test_summary_fact":
+        return test_summary_fact(outcomes), rejects
+    if pipeline == "test_funnel_fact":
+        return test_funnel_fact(outcomes), rejects
+    raise ValueError(f"unknown pipeline {pipeline!r}")
+
+
+def delete_keys(src: SparkSources, pipeline: str) -> DataFrame:
+    """The keys a window replaces: its affected sessions, or every bucket of the sessions in scope
+    (``pipeline.delete_keys`` of the Pandas engine)."""
+    if pipeline == "question_interaction_fact":
+        return src.affected.select("session_id")
+    return src.sessions.select("test_id", hour_floor(F.col("started_us")).alias("hour_start_us")).distinct()
