@@ -459,23 +459,20 @@ DAG_SCRIPT = textwrap.dedent('''
 ''')
 
 
-def test_airflow_callbacks_in_a_real_dag_test(dbs, pg_server, channels, tmp_path):
-    """``dag.test()`` runs the tasks and their callbacks through the Task SDK's task runner (as a worker
-    does): the 1st final failure sends nothing, the 2nd alerts with DAG, task and log link, the success
-    recovers."""
-    webhook, mailbox = channels
-    seed_platform(dbs.source_url)
-    break_pipeline(dbs.warehouse_url)
+def run_dag_test(script_text: str, dbs, pg_server, tmp_path) -> tuple[str, str]:
+    """Write the DAG file, migrate a fresh Airflow metadata database, run the file's ``dag.test()`` in a
+    subprocess (its own Airflow configuration); returns (DAG run id, output)."""
     airflow_db = f"t_airflow_{uuid.uuid4().hex[:8]}"
     db_url = pg_server.create_database(airflow_db).replace("postgresql://", "postgresql+psycopg2://", 1)
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow_home"),
            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_url, "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
            "AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path), "MCQ_ENV": "dev", "MCQ_EMBEDDED_POSTGRES": "false",
            "MCQ_SOURCE_URL": dbs.source_url, "MCQ_WAREHOUSE_URL": dbs.warehouse_url,
+           "AIRFLOW_CONN_MCQ_SOURCE": dbs.source_url, "AIRFLOW_CONN_MCQ_WAREHOUSE": dbs.warehouse_url,
            "MCQ_ALERT_THRESHOLD": "2", "MCQ_ALERT_EMAIL_TO": "oncall@example.com",
-           "MCQ_AIRFLOW_BASE_URL": "https://airflow.example.com"}
+           "MCQ_AIRFLOW_BASE_URL": "https://airflow.example.com", "MCQ_PLUGINS_DIR": str(ROOT / "plugins")}
     script = tmp_path / "mcq_alerts_e2e.py"
-    script.write_text(DAG_SCRIPT)
+    script.write_text(script_text)
     try:
         migrate = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, capture_output=True,
                                  text=True, timeout=300)
@@ -486,7 +483,17 @@ def test_airflow_callbacks_in_a_real_dag_test(dbs, pg_server, channels, tmp_path
         pg_server.drop_database(airflow_db)
     output = proc.stdout + proc.stderr
     assert "DAGRUN" in proc.stdout, output[-5000:]
-    run_id = proc.stdout.split("DAGRUN ", 1)[1].split()[0]
+    return proc.stdout.split("DAGRUN ", 1)[1].split()[0], output
+
+
+def test_airflow_callbacks_in_a_real_dag_test(dbs, pg_server, channels, tmp_path):
+    """``dag.test()`` runs the tasks and their callbacks through the Task SDK's task runner (as a worker
+    does): the 1st final failure sends nothing, the 2nd alerts with DAG, task and log link, the success
+    recovers."""
+    webhook, mailbox = channels
+    seed_platform(dbs.source_url)
+    break_pipeline(dbs.warehouse_url)
+    run_id, output = run_dag_test(DAG_SCRIPT, dbs, pg_server, tmp_path)
 
     assert len(webhook.posts) == 2 and len(mailbox.mails) == 2, output[-5000:]
     alert, recovery = (p["json"]["text"] for p in webhook.posts)
@@ -503,5 +510,73 @@ def test_airflow_callbacks_in_a_real_dag_test(dbs, pg_server, channels, tmp_path
     assert log_url.replace("&", "&amp;") in mailbox.mails[0]["body"]
     assert mailbox.mails[1]["subject"] == "[MCQ dev] RECOVERED test_funnel_fact after 2 consecutive failures"
     assert_no_secret(*(p["raw"] for p in webhook.posts), *(m["raw"] for m in mailbox.mails))
+    row = meta(dbs.warehouse_url)
+    assert (row["status"], row["consecutive_failures"], row["alerted_failures"]) == ("success", 0, None)
+
+
+TIMEOUT_DAG_SCRIPT = textwrap.dedent('''
+    """The project's FactBuildOperator hitting a real execution_timeout twice, then succeeding."""
+    import os
+    import sys
+    from datetime import UTC, datetime, timedelta
+
+    import psycopg
+    from airflow.sdk import DAG, BaseOperator, CronDataIntervalTimetable
+
+    sys.path.insert(0, os.environ["MCQ_PLUGINS_DIR"])
+    from mcq_operators import FactBuildOperator
+
+    from mcq_analytics.alerts import on_task_failure, on_task_success
+
+    WAREHOUSE = sys.argv[2]
+    CALLBACKS = {"on_failure_callback": on_task_failure, "on_success_callback": on_task_success}
+
+
+    class Repair(BaseOperator):
+        def execute(self, context):
+            with psycopg.connect(WAREHOUSE) as conn:
+                conn.execute("DROP TRIGGER slow_load ON analytics.test_funnel_fact")
+
+
+    with DAG("mcq_alerts_timeout", schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),
+             start_date=datetime(2024, 6, 1, tzinfo=UTC), catchup=False, default_args={"retries": 0}) as dag:
+        slow_a = FactBuildOperator(task_id="build_a", pipeline="test_funnel_fact",
+                                   execution_timeout=timedelta(seconds=2), **CALLBACKS)
+        slow_b = FactBuildOperator(task_id="build_b", pipeline="test_funnel_fact", trigger_rule="all_done",
+                                   execution_timeout=timedelta(seconds=2), **CALLBACKS)
+        repair = Repair(task_id="repair", trigger_rule="all_done")
+        ok = FactBuildOperator(task_id="build_c", pipeline="test_funnel_fact", **CALLBACKS)
+        slow_a >> slow_b >> repair >> ok
+
+    if __name__ == "__main__":
+        dr = dag.test(logical_date=datetime(2024, 6, 1, 11, tzinfo=UTC))
+        print("DAGRUN", dr.run_id, dr.state)
+''')
+
+
+def test_a_build_killed_by_its_execution_timeout_still_counts_and_alerts(dbs, pg_server, channels, tmp_path):
+    """``AirflowTaskTimeout`` is a BaseException: the build never reaches ``finish_run``; the failure
+    callback records the orphaned final attempt (once) so the streak and the alert still happen."""
+    if not (ROOT / "plugins" / "mcq_operators.py").exists():
+        pytest.skip("the project's operators (plugins/mcq_operators.py) are not here yet")
+    webhook, mailbox = channels
+    seed_platform(dbs.source_url)
+    with psycopg.connect(dbs.warehouse_url) as conn:
+        conn.execute(f"""
+            CREATE FUNCTION analytics.slow_load() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN PERFORM pg_sleep(6); RETURN NULL; END $$;
+            CREATE TRIGGER slow_load BEFORE INSERT ON analytics.{PIPELINE} FOR EACH STATEMENT
+              EXECUTE FUNCTION analytics.slow_load();""")
+    run_id, output = run_dag_test(TIMEOUT_DAG_SCRIPT, dbs, pg_server, tmp_path)
+
+    assert len(webhook.posts) == 2 and len(mailbox.mails) == 2, output[-6000:]
+    alert, recovery = (p["json"]["text"] for p in webhook.posts)
+    assert "has failed 2 times in a row (dev)" in alert and "mcq_alerts_timeout / build_b" in alert
+    assert "AirflowTaskTimeout" in alert
+    assert "recovered (dev)" in recovery and "build_c" in recovery
+    assert "2 consecutive failures, now reset to 0" in recovery  # each timed-out attempt counted once
+    assert output.count("ended without bookkeeping; recording it as a failure") == 2
+    # (The three tasks share one run-log id, <pipeline>__<dag>__<run>__try1: one build task per pipeline
+    # and DAG run is the operators' convention, so only the pipeline's row is checked here.)
     row = meta(dbs.warehouse_url)
     assert (row["status"], row["consecutive_failures"], row["alerted_failures"]) == ("success", 0, None)

@@ -35,6 +35,7 @@ from urllib.parse import quote, unquote, urlsplit
 import psycopg
 from psycopg.rows import dict_row
 
+from mcq_analytics import metadata
 from mcq_analytics.config import Settings
 from mcq_analytics.metadata import RunOutcome
 from mcq_analytics.windows import Window
@@ -534,6 +535,37 @@ def _info_from_context(context: dict[str, Any], settings: Settings, failed: bool
     return RunInfo(settings.env, window, error, dag_id, task_id, run_id, log_url)
 
 
+ORPHAN_ERROR = "the task ended without recording its result (killed, timed out or its worker was lost)"
+
+
+def record_orphaned_attempt(warehouse_url: str, pipeline: str, info: RunInfo, try_number: int | None) -> bool:
+    """Count a final attempt whose task died before ``finish_run`` (e.g. ``AirflowTaskTimeout``, a
+    ``BaseException`` that ``run_pandas_window`` does not catch, or a worker lost mid-run).
+
+    The attempt's run-log id follows the operators' convention (``airflow_support.run_id_for``); only a row
+    still ``running`` is closed, by one conditional UPDATE, so the failure is counted at most once.
+    """
+    try:
+        from mcq_analytics.airflow_support import run_id_for
+    except ImportError:  # pragma: no cover - the operators' module is part of the package
+        return False
+    if not (info.dag_id and info.run_id and try_number):
+        return False
+    run_id = run_id_for(pipeline, info.dag_id, info.run_id, try_number)
+    error = f"{info.error or ORPHAN_ERROR}"
+    with psycopg.connect(warehouse_url) as conn:
+        row = conn.execute(
+            "UPDATE analytics.etl_run_log SET status = 'failed', finished_at = now(), error = %s"
+            " WHERE run_id = %s AND status = 'running' RETURNING window_start, window_end",
+            (error[: metadata.MAX_ERROR_CHARS], run_id),
+        ).fetchone()
+    if row is None:
+        return False
+    log.warning("%s: attempt %s ended without bookkeeping; recording it as a failure", pipeline, run_id)
+    metadata.finish_run(warehouse_url, pipeline, Window(row[0], row[1]), run_id, error=error, final=True)
+    return True
+
+
 def _callback(context: dict[str, Any], failed: bool) -> NoticeReport | None:
     try:
         task = context.get("task") or getattr(context.get("ti"), "task", None)
@@ -546,6 +578,8 @@ def _callback(context: dict[str, Any], failed: bool) -> NoticeReport | None:
         info = _info_from_context(context, settings, failed)
         warehouse_url = warehouse_url_for(settings, task)
         if failed:
+            ti = context.get("ti") or context.get("task_instance")
+            record_orphaned_attempt(warehouse_url, pipeline, info, getattr(ti, "try_number", None))
             return notify_failure(settings, warehouse_url, pipeline, info)
         return notify_success(settings, warehouse_url, pipeline, info)
     except Exception:
