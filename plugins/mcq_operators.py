@@ -103,7 +103,7 @@ class SparkFactSubmitOperator(SparkSubmitOperator):
             env.setdefault("PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
         self.env_vars = env
         if self.py_files is None:
-            self.py_files = str(support.package_zip())
+            self.py_files = support.spark_py_files(self.application)
         self._hook = None  # the hook copies env_vars/py_files when built: build it after setting them
         metadata.begin_run(warehouse_url, self.pipeline, window, "spark", run_id, triggered)
         self._open_run = (warehouse_url, window, run_id, final)

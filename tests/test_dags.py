@@ -407,7 +407,8 @@ def test_run_ids_attempts_and_active_dag():
 def test_spark_env_and_package_zip(tmp_path):
     env = support.spark_env("postgresql://s", "postgresql://w", {"X": 1}, python="/py")
     assert env == {"X": "1", "MCQ_SOURCE_URL": "postgresql://s", "MCQ_WAREHOUSE_URL": "postgresql://w",
-                   "PYSPARK_PYTHON": env["PYSPARK_PYTHON"], "PYSPARK_DRIVER_PYTHON": env["PYSPARK_DRIVER_PYTHON"]}
+                   "MCQ_HOME": str(REPO), "PYSPARK_PYTHON": env["PYSPARK_PYTHON"],
+                   "PYSPARK_DRIVER_PYTHON": env["PYSPARK_DRIVER_PYTHON"]}
     import zipfile
 
     path = support.package_zip(tmp_path)
@@ -415,3 +416,7 @@ def test_spark_env_and_package_zip(tmp_path):
     names = zipfile.ZipFile(path).namelist()
     assert "mcq_analytics/pipeline.py" in names and "mcq_analytics/airflow_support.py" in names
     assert not any("__pycache__" in n for n in names)
+    (tmp_path / "jobs").mkdir()
+    for name in ("job.py", "helper.py"):
+        (tmp_path / "jobs" / name).write_text("")
+    assert support.spark_py_files(tmp_path / "jobs" / "job.py", tmp_path) == f"{path},{tmp_path / 'jobs' / 'helper.py'}"

@@ -200,14 +200,24 @@ def package_zip(directory: Path | None = None) -> Path:
     return target
 
 
+def spark_py_files(application: str | Path, directory: Path | None = None) -> str:
+    """``--py-files`` for a job: the package zip and the Python modules next to the application."""
+    app = Path(application)
+    siblings = sorted(p for p in app.parent.glob("*.py") if p.name != app.name) if app.parent.is_dir() else []
+    return ",".join([str(package_zip(directory)), *map(str, siblings)])
+
+
 def spark_env(source_url: str, warehouse_url: str, base: Mapping[str, Any] | None = None,
               python: str | None = None) -> dict[str, str]:
     """Environment for ``spark-submit``: the database URLs travel as ``MCQ_SOURCE_URL``/``MCQ_WAREHOUSE_URL``
-    (never on the command line, where they would show in process lists and logs) and PySpark uses the
-    worker's Python unless told otherwise."""
+    (never on the command line, where they would show in process lists and logs), ``MCQ_HOME`` lets the
+    driver find ``include/sql``, and PySpark uses the worker's Python unless told otherwise."""
+    from mcq_analytics.paths import PROJECT_ROOT
+
     env = {k: str(v) for k, v in (base or {}).items()}
     env["MCQ_SOURCE_URL"] = source_url
     env["MCQ_WAREHOUSE_URL"] = warehouse_url
+    env.setdefault("MCQ_HOME", str(PROJECT_ROOT))
     if python:
         env.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON") or python)
         env.setdefault("PYSPARK_DRIVER_PYTHON", os.environ.get("PYSPARK_DRIVER_PYTHON") or python)

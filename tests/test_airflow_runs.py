@@ -1,0 +1,212 @@
+"""The batch DAG run by real Airflow (``dag.test()`` through the Task SDK's task runner, on a migrated
+metadata database) on a real source and warehouse: the facts equal a direct ``run_pandas_window`` run of the
+same windows, ``etl_metadata`` records every pipeline, a re-run changes nothing, and a group that fails
+fails its pipeline and the DAG run without touching the other groups. The Spark DAG's operator is run with
+a stand-in application (real ``spark-submit``) to check its bookkeeping and the environment convention."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from airflow_harness import FACTS, airflow_env, dag_test
+from helpers import fetch_all_facts, fetch_rejects
+from psycopg.rows import dict_row
+
+from mcq_analytics import airflow_support as support
+from mcq_analytics.generator import GeneratorConfig, generate
+from mcq_analytics.pipeline import run_pandas_window
+from mcq_analytics.windows import Window
+
+T0 = datetime(2024, 6, 1, 10, tzinfo=UTC)
+HOURS = [Window(T0 + timedelta(hours=h), T0 + timedelta(hours=h + 1)) for h in range(3)]
+
+
+def logical_date_for(window: Window) -> str:
+    """A manual (``dag.test``) run processes the hour that ends at its logical date."""
+    return window.end.isoformat()
+
+
+@pytest.fixture(scope="module")
+def airflow(pg_server, tmp_path_factory):
+    return airflow_env(pg_server, tmp_path_factory.getbasetemp(), "runs")
+
+
+@pytest.fixture
+def seeded(dbs):
+    generate(dbs.source_url, GeneratorConfig(seed=11, start=T0, hours=3, answers=1500), reset=True)
+    return dbs
+
+
+@pytest.fixture
+def reference_warehouse(pg_server, schema_templates):
+    """A second, empty warehouse for the direct run the DAG's results are compared with."""
+    name = f"t_reference_{uuid.uuid4().hex[:8]}"
+    url = pg_server.create_database(name, template=schema_templates[1])
+    yield url
+    pg_server.drop_database(name)
+
+
+def direct_run(source_url: str, warehouse_url: str, windows: list[Window]) -> None:
+    for window in windows:
+        results = run_pandas_window(source_url, warehouse_url, window)
+        assert [r.status for r in results] == ["success"] * 3, [r.error for r in results]
+
+
+def metadata_rows(url: str) -> dict[str, dict]:
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        return {r["pipeline_name"]: r for r in conn.execute("SELECT * FROM analytics.etl_metadata")}
+
+
+def run_log(url: str) -> list[dict]:
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        return conn.execute("SELECT * FROM analytics.etl_run_log ORDER BY started_at, run_id").fetchall()
+
+
+def test_three_hourly_runs_equal_a_direct_run_and_a_rerun_changes_nothing(airflow, seeded, reference_warehouse):
+    env = airflow.env(seeded.source_url, seeded.warehouse_url)
+    started = time.perf_counter()
+    runs = dag_test(airflow, "mcq_analytics_batch", [logical_date_for(w) for w in HOURS], proc_env=env)
+    three_runs = time.perf_counter() - started
+    print(f"\ndag.test: 3 hourly runs in {three_runs:.1f}s (process), per run "
+          f"{', '.join(f'{r.seconds:.1f}s' for r in runs)}")
+
+    assert [r.state for r in runs] == ["success"] * 3, [r.tasks for r in runs]
+    assert [r.interval for r in runs] == [(w.start.isoformat(), w.end.isoformat()) for w in HOURS]
+    assert all(set(r.tasks.values()) == {"success"} and len(r.tasks) == 12 for r in runs)
+
+    direct_run(seeded.source_url, reference_warehouse, HOURS)
+    expected = fetch_all_facts(reference_warehouse)
+    assert all(expected.values()), "the generated data should fill every fact"
+    assert fetch_all_facts(seeded.warehouse_url) == expected
+    assert fetch_rejects(seeded.warehouse_url) == fetch_rejects(reference_warehouse)
+
+    meta = metadata_rows(seeded.warehouse_url)
+    assert set(meta) == set(FACTS)
+    for row in meta.values():
+        assert (row["status"], row["engine"], row["consecutive_failures"], row["last_error"]) == (
+            "success", "pandas", 0, None)
+        assert (row["last_window_start"], row["last_window_end"], row["watermark"]) == (
+            HOURS[-1].start, HOURS[-1].end, HOURS[-1].end)
+    log_rows = run_log(seeded.warehouse_url)
+    assert len(log_rows) == 9 and {r["status"] for r in log_rows} == {"success"}
+    for run in runs:
+        for fact in FACTS:
+            run_id = support.run_id_for(fact, "mcq_analytics_batch", run.run_id, 1)
+            row = next(r for r in log_rows if r["run_id"] == run_id)
+            assert row["triggered_by"] == f"airflow:mcq_analytics_batch/{run.run_id}"
+            assert (row["window_start"].isoformat(), row["window_end"].isoformat()) == run.interval
+
+    # Re-running the last interval changes nothing (but does rewrite its rows).
+    rerun = dag_test(airflow, "mcq_analytics_batch", [logical_date_for(HOURS[-1])], proc_env=env)[0]
+    assert rerun.state == "success" and rerun.interval == runs[-1].interval
+    assert fetch_all_facts(seeded.warehouse_url) == expected
+    assert fetch_rejects(seeded.warehouse_url) == fetch_rejects(reference_warehouse)
+    meta_after = metadata_rows(seeded.warehouse_url)
+    for fact in FACTS:
+        assert meta_after[fact]["watermark"] == HOURS[-1].end
+        assert meta_after[fact]["status"] == "success"
+    with psycopg.connect(seeded.warehouse_url) as conn:
+        rewritten = conn.execute("SELECT count(*) FROM analytics.question_interaction_fact WHERE etl_run_id = %s",
+                                 (support.run_id_for("question_interaction_fact", "mcq_analytics_batch",
+                                                     rerun.run_id, 1),)).fetchone()[0]
+    assert rewritten > 0
+    assert len(run_log(seeded.warehouse_url)) == 12
+
+
+BROKEN = "the funnel table is broken (test trigger)"
+
+
+def test_a_failing_group_fails_its_pipeline_and_the_run_and_leaves_the_others_intact(airflow, seeded,
+                                                                                    reference_warehouse):
+    """A trigger makes every write to test_funnel_fact raise. With one retry, the funnel build fails twice:
+    its metadata says failed with the error, counted once (the retried attempt is not a pipeline failure);
+    its checks do not run; the DAG run fails; the two other groups succeed with the right facts; the
+    funnel table keeps exactly what it held before."""
+    sentinel = support.run_id_for("test_funnel_fact", "earlier", "run", 1)
+    with psycopg.connect(seeded.warehouse_url) as conn:
+        conn.execute("INSERT INTO analytics.test_funnel_fact VALUES (999, '2000-01-01 00:00+00', 1, 1, 1, 1, 1, "
+                     "1, 1, 1, 1, NULL, %s, now())", (sentinel,))
+        conn.execute(f"""
+            CREATE FUNCTION analytics.broken_funnel() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION '{BROKEN}'; END $$;
+            CREATE TRIGGER broken_funnel BEFORE INSERT OR UPDATE OR DELETE ON analytics.test_funnel_fact
+              FOR EACH STATEMENT EXECUTE FUNCTION analytics.broken_funnel();""")
+    run = dag_test(airflow, "mcq_analytics_batch", [logical_date_for(HOURS[0])], retries=1,
+                   proc_env=airflow.env(seeded.source_url, seeded.warehouse_url))[0]
+
+    assert run.state == "failed"
+    assert run.tasks["test_funnel_fact.build"] == "failed"
+    assert {run.tasks[f"test_funnel_fact.{c}"] for c in ("check_columns", "check_table", "check_rules")} == {
+        "upstream_failed"}
+    for fact in ("question_interaction_fact", "test_summary_fact"):
+        assert {state for task, state in run.tasks.items() if task.startswith(fact)} == {"success"}
+
+    meta = metadata_rows(seeded.warehouse_url)
+    funnel = meta["test_funnel_fact"]
+    assert funnel["status"] == "failed" and BROKEN in funnel["last_error"]
+    assert funnel["consecutive_failures"] == 1  # two attempts, one pipeline failure
+    assert funnel["watermark"] is None
+    attempts = [r for r in run_log(seeded.warehouse_url) if r["pipeline_name"] == "test_funnel_fact"]
+    assert [(r["run_id"].rsplit("__", 1)[1], r["status"]) for r in attempts] == [("try1", "failed"),
+                                                                                ("try2", "failed")]
+    assert all(BROKEN in r["error"] for r in attempts)
+    for fact in ("question_interaction_fact", "test_summary_fact"):
+        assert (meta[fact]["status"], meta[fact]["watermark"]) == ("success", HOURS[0].end)
+
+    direct_run(seeded.source_url, reference_warehouse, HOURS[:1])
+    got, expected = fetch_all_facts(seeded.warehouse_url), fetch_all_facts(reference_warehouse)
+    assert got["question_interaction_fact"] == expected["question_interaction_fact"]
+    assert got["test_summary_fact"] == expected["test_summary_fact"]
+    with psycopg.connect(seeded.warehouse_url) as conn:
+        assert conn.execute("SELECT test_id, etl_run_id FROM analytics.test_funnel_fact").fetchall() == [
+            (999, sentinel)]
+
+
+STAND_IN_JOB = '''
+"""Stands in for include/spark_jobs/build_fact.py: checks the calling convention, records counts or dies."""
+import os, sys
+import psycopg
+args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+assert set(args) == {"--pipeline", "--window-start", "--window-end", "--run-id"}, sys.argv
+assert not any("postgresql://" in a for a in sys.argv), "a database URL on the command line"
+assert os.environ["MCQ_SOURCE_URL"].startswith("postgresql://")
+if args["--pipeline"] == "test_funnel_fact":
+    print("stand-in job: dying on purpose", flush=True)
+    sys.exit(3)
+with psycopg.connect(os.environ["MCQ_WAREHOUSE_URL"]) as conn:
+    n = conn.execute("UPDATE analytics.etl_run_log SET rows_read = 100, rows_written = 7, rows_rejected = 1 "
+                     "WHERE run_id = %s AND status = 'running'", (args["--run-id"],)).rowcount
+assert n == 1, "the operator did not open the run-log row the job was told about"
+'''
+
+
+@pytest.mark.spark
+def test_spark_operator_passes_urls_by_environment_and_keeps_metadata_right(airflow, dbs, tmp_path):
+    """SparkFactSubmitOperator around a real spark-submit (local[1]) of a stand-in application: the job's
+    counts are kept, a job that dies leaves its pipeline failed with the error, and the checks run."""
+    job = tmp_path / "stand_in_job.py"
+    job.write_text(STAND_IN_JOB)
+    env = airflow.env(dbs.source_url, dbs.warehouse_url,
+                      AIRFLOW_CONN_SPARK_DEFAULT='{"conn_type": "spark", "host": "local[1]"}')
+    started = time.perf_counter()
+    run = dag_test(airflow, "mcq_analytics_spark", [logical_date_for(HOURS[0])], retries=0,
+                   application=str(job), proc_env=env)[0]
+    print(f"\nSpark DAG with a stand-in job: {time.perf_counter() - started:.1f}s")
+    assert run.state == "failed"
+    assert run.tasks["test_funnel_fact.build"] == "failed"
+    for fact in ("question_interaction_fact", "test_summary_fact"):
+        assert {state for task, state in run.tasks.items() if task.startswith(fact)} == {"success"}, run.tasks
+    meta = metadata_rows(dbs.warehouse_url)
+    for fact in ("question_interaction_fact", "test_summary_fact"):
+        row = meta[fact]
+        assert (row["status"], row["engine"], row["rows_read"], row["rows_written"], row["rows_rejected"]) == (
+            "success", "spark", 100, 7, 1)
+        assert (row["last_window_start"], row["last_window_end"]) == (HOURS[0].start, HOURS[0].end)
+    funnel = meta["test_funnel_fact"]
+    assert (funnel["status"], funnel["engine"], funnel["consecutive_failures"]) == ("failed", "spark", 1)
+    assert "spark job failed" in funnel["last_error"] and "3" in funnel["last_error"]
+    assert "postgresql://" not in funnel["last_error"]
