@@ -21,7 +21,8 @@ from mcq_analytics.paths import read_sql
 
 DEFAULT_SCHEMA = "mcq_reference"
 
-#: Reference tables in the order they are written, each with the file that writes it.
+#: The SQL files in the order they run, each with the table whose inserted rows it reports (None: only
+#: temp tables and bookkeeping).
 _STEPS: tuple[tuple[str, str | None], ...] = (
     ("rejects.sql", "rejects"),
     ("question_interaction_fact.sql", "question_interaction_fact"),
