@@ -1,0 +1,129 @@
+"""A real Airflow 3 deployment in miniature runs a three-hour backfill of the batch DAG: ``airflow
+api-server`` (the Task SDK workers report to its execution API), ``airflow dag-processor`` and ``airflow
+scheduler`` with the LocalExecutor on the test PostgreSQL, then ``airflow backfill create`` and ``airflow
+dags unpause``. Slow (about two minutes): ``pytest -m 'not scheduler'`` skips it."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from airflow_harness import FACTS, airflow_env, free_port, start_component, stop_components, tail
+from helpers import fetch_all_facts, fetch_rejects
+from psycopg.rows import dict_row
+
+from mcq_analytics.generator import GeneratorConfig, generate
+from mcq_analytics.pipeline import run_pandas_window
+from mcq_analytics.windows import Window
+
+T0 = datetime(2024, 6, 1, 10, tzinfo=UTC)
+HOURS = [Window(T0 + timedelta(hours=h), T0 + timedelta(hours=h + 1)) for h in range(3)]
+DAG_ID = "mcq_analytics_batch"
+
+
+def wait_for(what: str, probe: Callable[[], object], timeout: float, describe: Callable[[], str]) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = probe()
+        except Exception:  # not up yet
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{describe()}")
+        time.sleep(2)
+
+
+def healthy(port: int) -> bool:
+    import json
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=5) as resp:
+        health = json.load(resp)
+    return all(health[k]["status"] == "healthy" for k in ("metadatabase", "scheduler", "dag_processor"))
+
+
+@pytest.mark.scheduler
+def test_scheduler_runs_a_three_hour_backfill(pg_server, dbs, tmp_path_factory, schema_templates):
+    generate(dbs.source_url, GeneratorConfig(seed=5, start=T0, hours=3, answers=1500), reset=True)
+    airflow = airflow_env(pg_server, tmp_path_factory.getbasetemp(), "scheduler")  # its own metadata DB
+    metadata_db = airflow.db_url.replace("postgresql+psycopg2://", "postgresql://", 1)
+    port = free_port()
+    env = airflow.env(
+        dbs.source_url, dbs.warehouse_url,
+        AIRFLOW__API__HOST="127.0.0.1", AIRFLOW__API__PORT=str(port), AIRFLOW__API__WORKERS="1",
+        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
+        # Only the backfill's runs: no scheduled run of the current hour when the DAG is unpaused.
+        AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="False",
+    )
+
+    def backfill_runs() -> list[dict]:
+        with psycopg.connect(metadata_db, row_factory=dict_row) as conn:
+            return conn.execute(
+                "SELECT run_id, state, data_interval_start, data_interval_end FROM dag_run"
+                " WHERE dag_id = %s AND run_type = 'backfill' ORDER BY logical_date", (DAG_ID,)).fetchall()
+
+    components = []
+    started = time.perf_counter()
+    try:
+        components = [start_component(airflow, name, args, env) for name, args in (
+            ("api-server", ["api-server", "--port", str(port), "--host", "127.0.0.1"]),
+            ("dag-processor", ["dag-processor"]),
+            ("scheduler", ["scheduler"]),
+        )]
+
+        def logs() -> str:
+            return "\n".join(f"--- {c.name} (exit {c.proc.poll()}) ---\n{tail(c.log_path)}" for c in components)
+
+        wait_for("the api-server, scheduler and dag-processor to be healthy", lambda: healthy(port), 180, logs)
+        up = time.perf_counter() - started
+
+        def serialized() -> bool:
+            with psycopg.connect(metadata_db) as conn:
+                return bool(conn.execute("SELECT 1 FROM serialized_dag WHERE dag_id = %s", (DAG_ID,)).fetchone())
+
+        wait_for("the dag-processor to serialise the DAG", serialized, 180, logs)
+        # Both dates inclusive, as logical dates (= data_interval_start): runs for 10:00, 11:00 and 12:00,
+        # i.e. the windows [10:00, 11:00), [11:00, 12:00), [12:00, 13:00). --max-active-runs 1 keeps them
+        # in order (a backfill's own limit; the DAG's max_active_runs does not apply to it).
+        airflow.airflow("backfill", "create", "--dag-id", DAG_ID, "--from-date", "2024-06-01T10:00:00",
+                        "--to-date", "2024-06-01T12:00:00", "--max-active-runs", "1", env=env)
+        airflow.airflow("dags", "unpause", DAG_ID, env=env)
+        backfilled = time.perf_counter()
+        runs = wait_for(
+            "the three backfill runs to finish",
+            lambda: (rows := backfill_runs()) and len(rows) == 3
+            and all(r["state"] in ("success", "failed") for r in rows) and rows,
+            600, lambda: f"{backfill_runs()}\n{logs()}")
+        finished = time.perf_counter()
+    finally:
+        stop_components(components)
+    stopped = time.perf_counter() - finished
+    print(f"\nscheduler test: components healthy after {up:.1f}s, backfill of 3 runs (36 tasks) took "
+          f"{finished - backfilled:.1f}s, total {finished - started:.1f}s (+ stop {stopped:.1f}s)")
+    assert all(c.proc.poll() is not None for c in components)
+
+    assert [r["state"] for r in runs] == ["success"] * 3, runs
+    assert [(r["data_interval_start"], r["data_interval_end"]) for r in runs] == [(w.start, w.end) for w in HOURS]
+
+    reference = pg_server.create_database(f"t_sched_ref_{int(time.time())}", template=schema_templates[1])
+    try:
+        for window in HOURS:
+            assert {r.status for r in run_pandas_window(dbs.source_url, reference, window)} == {"success"}
+        assert fetch_all_facts(dbs.warehouse_url) == fetch_all_facts(reference)
+        assert fetch_rejects(dbs.warehouse_url) == fetch_rejects(reference)
+    finally:
+        pg_server.drop_database(reference.rsplit("/", 1)[1])
+
+    with psycopg.connect(dbs.warehouse_url, row_factory=dict_row) as conn:
+        meta = {r["pipeline_name"]: r for r in conn.execute("SELECT * FROM analytics.etl_metadata")}
+        triggered = {r["triggered_by"] for r in conn.execute("SELECT triggered_by FROM analytics.etl_run_log")}
+    assert set(meta) == set(FACTS)
+    for row in meta.values():
+        assert (row["status"], row["last_window_start"], row["last_window_end"], row["watermark"]) == (
+            "success", HOURS[-1].start, HOURS[-1].end, HOURS[-1].end)
+    assert triggered == {f"airflow:{DAG_ID}/{r['run_id']}" for r in runs}
