@@ -579,7 +579,8 @@ def _callback(context: dict[str, Any], failed: bool) -> NoticeReport | None:
         warehouse_url = warehouse_url_for(settings, task)
         if failed:
             ti = context.get("ti") or context.get("task_instance")
-            record_orphaned_attempt(warehouse_url, pipeline, info, getattr(ti, "try_number", None))
+            if getattr(task, "pipeline", None) == pipeline:  # the build task itself, not a check of its group
+                record_orphaned_attempt(warehouse_url, pipeline, info, getattr(ti, "try_number", None))
             return notify_failure(settings, warehouse_url, pipeline, info)
         return notify_success(settings, warehouse_url, pipeline, info)
     except Exception:
