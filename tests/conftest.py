@@ -4,9 +4,12 @@ source/warehouse database pairs with the project's schema applied."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -47,16 +50,19 @@ class DatabasePair:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
+def pg_server() -> Iterator[PgServer]:
     given = os.environ.get("MCQ_TEST_DATABASE_URL")
     if given:
         yield PgServer(given)
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data", ephemeral=True).start()
+    # Not under pytest's basetemp: a concurrent pytest session prunes old basetemps, server data included.
+    base = Path(tempfile.mkdtemp(prefix="mcq-test-pg-"))
+    server = EmbeddedPostgres(base / "data", ephemeral=True).start()
     try:
         yield PgServer(server.url("postgres"))
     finally:
         server.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
