@@ -13,7 +13,7 @@ import pandas as pd
 from mcq_analytics import metadata
 from mcq_analytics.extract import SourceFrames, extract_window
 from mcq_analytics.load import FACTS, load_frames
-from mcq_analytics.transform import build_facts
+from mcq_analytics.transform import WindowFacts
 from mcq_analytics.windows import Window
 
 log = logging.getLogger(__name__)
@@ -50,9 +50,11 @@ def delete_keys(pipeline: str, src: SourceFrames) -> pd.DataFrame:
 
 
 def build_and_load(pipeline: str, src: SourceFrames, warehouse_url: str, window: Window,
-                   run_id: str) -> tuple[int, int]:
-    """Compute one fact from extracted frames and swap it in; returns (rows written, rows rejected)."""
-    facts, rejects = build_facts(src, pipeline)
+                   run_id: str, shared: WindowFacts | None = None) -> tuple[int, int]:
+    """Compute one fact from extracted frames and swap it in; returns (rows written, rows rejected).
+
+    ``shared`` carries the work the facts of one window have in common (validation, final answers)."""
+    facts, rejects = (shared or WindowFacts(src)).build(pipeline)
     written = load_frames(warehouse_url, pipeline, window, run_id, facts, delete_keys(pipeline, src), rejects)
     return written, len(rejects)
 
@@ -71,10 +73,12 @@ def run_pandas_window(source_url: str, warehouse_url: str, window: Window,
         metadata.begin_run(warehouse_url, pipeline, window, "pandas", run_ids[pipeline], triggered_by)
     results: list[PipelineResult] = []
     src: SourceFrames | None = None
+    shared: WindowFacts | None = None
     extract_error: str | None = None
     try:
         with_buckets = any(p != "question_interaction_fact" for p in pipelines)
         src = extract_window(source_url, window, with_buckets=with_buckets)
+        shared = WindowFacts(src)
         log.info("extracted %s: %d rows in %.2fs", window, src.rows_read, sum(src.seconds.values()))
     except Exception as exc:  # recorded per pipeline below, then re-raised to the caller as a failed result
         extract_error = f"extract failed: {type(exc).__name__}: {exc}"
@@ -87,7 +91,7 @@ def run_pandas_window(source_url: str, warehouse_url: str, window: Window,
                 raise RuntimeError(extract_error)
             result.rows_read = src.rows_read
             result.rows_written, result.rows_rejected = build_and_load(
-                pipeline, src, warehouse_url, window, run_ids[pipeline]
+                pipeline, src, warehouse_url, window, run_ids[pipeline], shared
             )
             result.status = "success"
         except Exception as exc:

@@ -8,6 +8,7 @@ microseconds throughout (UTC hours are integer floors), which keeps every step v
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -39,71 +40,115 @@ def _rejects(table: str, keys: pd.Series, reason: str) -> pd.DataFrame:
     return pd.DataFrame({"source_table": table, "source_key": keys.astype("int64").astype(str), "reason": reason})
 
 
+def _lookup(keys: pd.Series, index_keys: pd.Series) -> np.ndarray:
+    """Position of each of ``keys`` in the unique ``index_keys`` (-1 where absent): a hash lookup, cheaper
+    than a merge with an indicator for the many-to-one joins of validation."""
+    return pd.Index(index_keys.to_numpy()).get_indexer(keys.to_numpy())
+
+
+def _take(values: np.ndarray, positions: np.ndarray, fill: object) -> np.ndarray:
+    """``values[positions]`` with ``fill`` where the position is -1 (not found)."""
+    if len(values) == 0:
+        return np.full(len(positions), fill)
+    return np.where(positions >= 0, values[positions], fill)
+
+
 def validate(src: SourceFrames) -> Validated:
     """Apply the rules of contract section 2 in their order; each row gets at most its first reason."""
     found: list[pd.DataFrame] = []
 
-    sessions = src.sessions.merge(src.tests, on="test_id", how="left", indicator=True)
-    orphan_test = sessions["_merge"] == "left_only"
+    sessions = src.sessions
+    test_pos = _lookup(sessions["test_id"], src.tests["test_id"])
+    orphan_test = test_pos < 0
     found.append(_rejects("sessions", sessions.loc[orphan_test, "session_id"], "orphan_test"))
-    sessions = sessions.loc[~orphan_test].drop(columns="_merge")
+    sessions = sessions.loc[~orphan_test].reset_index(drop=True)
+    test_pos = test_pos[~orphan_test]
+    sessions["pass_score_pct"] = src.tests["pass_score_pct"].to_numpy()[test_pos]
+    sessions["question_count"] = src.tests["question_count"].to_numpy()[test_pos]
 
-    answers = src.answers.merge(
-        sessions[["session_id", "test_id", "student_id"]], on="session_id", how="left", indicator="_session"
-    ).merge(
-        src.questions.rename(columns={"test_id": "question_test_id"}), on="question_id", how="left",
-        indicator="_question",
-    )
+    answers = src.answers
+    session_pos = _lookup(answers["session_id"], sessions["session_id"])
+    question_pos = _lookup(answers["question_id"], src.questions["question_id"])
+    has_session, has_question = session_pos >= 0, question_pos >= 0
+    # Looked-up values; rows without a session or question get placeholders, which the first two rules
+    # reject before any later rule could read them.
+    test_id = _take(sessions["test_id"].to_numpy(), session_pos, -1)
+    question_test_id = _take(src.questions["test_id"].to_numpy(), question_pos, -1)
+    option_count = _take(src.questions["option_count"].to_numpy(), question_pos, 0)
+    selected = answers["selected_option"].to_numpy()
     rules = [
-        ("orphan_session", answers["_session"] == "left_only"),
-        ("orphan_question", answers["_question"] == "left_only"),
-        ("question_not_in_test", answers["question_test_id"] != answers["test_id"]),
-        ("option_out_of_range", answers["selected_option"].notna()
-         & ((answers["selected_option"] < 1) | (answers["selected_option"] > answers["option_count"]))),
+        ("orphan_session", ~has_session),
+        ("orphan_question", ~has_question),
+        ("question_not_in_test", question_test_id != test_id),
+        ("option_out_of_range", ~np.isnan(selected) & ((selected < 1) | (selected > option_count))),
     ]
-    answers = _apply_rules(answers, "answers", "answer_id", rules, found)
-    answers = answers.drop(columns=["_session", "_question", "question_test_id", "option_count"])
+    keep = _apply_rules(answers, "answers", "answer_id", rules, found)
+    session_pos, question_pos = session_pos[keep], question_pos[keep]
+    answers = answers.loc[keep].reset_index(drop=True)
+    answers["test_id"] = sessions["test_id"].to_numpy()[session_pos]
+    answers["student_id"] = sessions["student_id"].to_numpy()[session_pos]
+    answers["correct_option"] = src.questions["correct_option"].to_numpy()[question_pos]
+    answers["points"] = src.questions["points"].to_numpy()[question_pos]
 
-    submissions = src.submissions.merge(sessions[["session_id"]], on="session_id", how="left", indicator=True)
+    submissions = src.submissions
+    score, max_score = submissions["score"].to_numpy(), submissions["max_score"].to_numpy()
     rules = [
-        ("orphan_session", submissions["_merge"] == "left_only"),
-        ("invalid_score", (submissions["max_score"] <= 0) | (submissions["score"] < 0)
-         | (submissions["score"] > submissions["max_score"])),
+        ("orphan_session", _lookup(submissions["session_id"], sessions["session_id"]) < 0),
+        ("invalid_score", (max_score <= 0) | (score < 0) | (score > max_score)),
     ]
-    submissions = _apply_rules(submissions, "submissions", "submission_id", rules, found).drop(columns="_merge")
+    keep = _apply_rules(submissions, "submissions", "submission_id", rules, found)
+    submissions = submissions.loc[keep].reset_index(drop=True)
 
     return Validated(sessions, answers, submissions, pd.concat(found, ignore_index=True))
 
 
-def _apply_rules(frame: pd.DataFrame, table: str, key: str, rules: list[tuple[str, pd.Series]],
-                 found: list[pd.DataFrame]) -> pd.DataFrame:
-    """Reject rows by the first rule that matches, in order; return the rows no rule matched."""
-    remaining = pd.Series(True, index=frame.index)
+def _apply_rules(frame: pd.DataFrame, table: str, key: str, rules: list[tuple[str, np.ndarray]],
+                 found: list[pd.DataFrame]) -> np.ndarray:
+    """Reject rows by the first rule that matches, in order; return the mask of rows no rule matched."""
+    remaining = np.ones(len(frame), dtype=bool)
+    keys = frame[key]
     for reason, matches in rules:
-        hit = remaining & matches.fillna(False).astype(bool)
-        found.append(_rejects(table, frame.loc[hit, key], reason))
+        hit = remaining & matches
+        found.append(_rejects(table, keys[hit], reason))
         remaining &= ~hit
-    return frame.loc[remaining]
+    return remaining
 
 
 def final_answers(answers: pd.DataFrame) -> pd.DataFrame:
-    """One row per (session, question): the latest valid answer by (answered_at, answer_id) and aggregates."""
-    ordered = answers.sort_values(["session_id", "question_id", "answered_us", "answer_id"], kind="stable")
-    keys = ["session_id", "question_id"]
-    grouped = ordered.groupby(keys, sort=False)
-    last = ordered.drop_duplicates(keys, keep="last").set_index(keys)
-    spent = ordered["time_spent_ms"].clip(lower=0).fillna(0).astype("int64")
-    out = pd.DataFrame({
-        "first_answered_us": grouped["answered_us"].min(),
-        "answer_events": grouped.size(),
-        "time_spent_ms": spent.groupby([ordered["session_id"], ordered["question_id"]], sort=False).sum(),
+    """One row per (session, question): the latest valid answer by (answered_at, answer_id) and aggregates.
+
+    One sort, then every aggregate from the group boundaries: the first row of a group is its earliest
+    answer, the last row its latest (the final one), and time is one ``reduceat`` sum.
+    """
+    session = answers["session_id"].to_numpy()
+    question = answers["question_id"].to_numpy()
+    answered = answers["answered_us"].to_numpy()
+    order = np.lexsort((answers["answer_id"].to_numpy(), answered, question, session))
+    session, question, answered = session[order], question[order], answered[order]
+    n = len(order)
+    new_group = np.ones(n, dtype=bool)
+    new_group[1:] = (session[1:] != session[:-1]) | (question[1:] != question[:-1])
+    starts = np.flatnonzero(new_group)
+    bounds = np.append(starts, n)  # group i is rows bounds[i] .. bounds[i + 1] - 1 of the sorted order
+    lasts = bounds[1:] - 1
+    last_rows = order[lasts]
+    spent = answers["time_spent_ms"].to_numpy()[order]
+    spent = np.where(np.isnan(spent) | (spent < 0), 0, spent).astype("int64")
+    return pd.DataFrame({
+        "session_id": session[starts],
+        "question_id": question[starts],
+        "first_answered_us": answered[starts],
+        "answer_events": np.diff(bounds).astype("int64"),
+        "time_spent_ms": np.add.reduceat(spent, starts) if n else spent,
+        "last_answered_us": answered[lasts],
+        "final_option": answers["selected_option"].to_numpy()[last_rows],
+        **{col: answers[col].to_numpy()[last_rows] for col in ("test_id", "student_id", "correct_option", "points")},
     })
-    out = out.join(last[["answered_us", "selected_option", "test_id", "student_id", "correct_option", "points"]])
-    return out.rename(columns={"answered_us": "last_answered_us", "selected_option": "final_option"}).reset_index()
 
 
-def question_interaction_fact(valid: Validated, affected_ids: pd.Series) -> pd.DataFrame:
-    finals = final_answers(valid.answers[valid.answers["session_id"].isin(affected_ids)])
+def question_interaction_fact(finals: pd.DataFrame, affected_ids: pd.Series) -> pd.DataFrame:
+    """The question facts of the affected sessions, from the final answers of the scope (``final_answers``)."""
+    finals = finals[finals["session_id"].isin(affected_ids)]
     is_correct = finals["final_option"].notna() & (finals["final_option"] == finals["correct_option"])
     return pd.DataFrame({
         "session_id": finals["session_id"],
@@ -122,15 +167,15 @@ def question_interaction_fact(valid: Validated, affected_ids: pd.Series) -> pd.D
     })
 
 
-def session_outcomes(valid: Validated) -> pd.DataFrame:
-    """One row per valid session: its cohort bucket, latest valid submission and answering progress."""
+def session_outcomes(valid: Validated, finals: pd.DataFrame) -> pd.DataFrame:
+    """One row per valid session: its cohort bucket, latest valid submission and answering progress
+    (``finals``: ``final_answers(valid.answers)``)."""
     sessions = valid.sessions.copy()
     sessions["hour_start_us"] = (sessions["started_us"] // HOUR_US) * HOUR_US
     latest = valid.submissions.sort_values(["session_id", "submitted_us", "submission_id"], kind="stable")
     latest = latest.drop_duplicates("session_id", keep="last")
     latest = latest.assign(score_pct=latest["score"] / latest["max_score"] * 100.0)
     sessions = sessions.merge(latest[["session_id", "submitted_us", "score_pct"]], on="session_id", how="left")
-    finals = final_answers(valid.answers)
     answered = finals[finals["final_option"].notna()].groupby("session_id").size().rename("questions_answered")
     engaged = pd.Index(valid.answers["session_id"].unique())
     sessions = sessions.merge(answered, left_on="session_id", right_index=True, how="left")
@@ -194,16 +239,41 @@ def test_funnel_fact(outcomes: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+class WindowFacts:
+    """The facts of one extracted scope, sharing the work the pipelines have in common: validation and the
+    final answers are computed once per window (not once per fact), the session outcomes once for both
+    test-level facts. Each step runs on first use, so a failure is raised to the pipeline that needs it."""
+
+    def __init__(self, src: SourceFrames) -> None:
+        self.src = src
+
+    @cached_property
+    def valid(self) -> Validated:
+        return validate(self.src)
+
+    @cached_property
+    def finals(self) -> pd.DataFrame:
+        return final_answers(self.valid.answers)
+
+    @cached_property
+    def outcomes(self) -> pd.DataFrame:
+        return session_outcomes(self.valid, self.finals)
+
+    def build(self, pipeline: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The fact rows and the rejects of one pipeline."""
+        if pipeline not in PIPELINE_SOURCE_TABLES:
+            raise ValueError(f"unknown pipeline {pipeline!r}")
+        rejects = self.valid.rejects
+        rejects = rejects[rejects["source_table"].isin(PIPELINE_SOURCE_TABLES[pipeline])]
+        rejects = rejects.drop_duplicates(ignore_index=True)
+        if pipeline == "question_interaction_fact":
+            return question_interaction_fact(self.finals, self.src.affected_ids), rejects
+        if pipeline == "test_summary_fact":
+            return test_summary_fact(self.outcomes), rejects
+        return test_funnel_fact(self.outcomes), rejects
+
+
 def build_facts(src: SourceFrames, pipeline: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The fact rows and the rejects of one pipeline for the extracted scope."""
-    valid = validate(src)
-    tables = PIPELINE_SOURCE_TABLES[pipeline]
-    rejects = valid.rejects[valid.rejects["source_table"].isin(tables)].drop_duplicates(ignore_index=True)
-    if pipeline == "question_interaction_fact":
-        return question_interaction_fact(valid, src.affected_ids), rejects
-    outcomes = session_outcomes(valid)
-    if pipeline == "test_summary_fact":
-        return test_summary_fact(outcomes), rejects
-    if pipeline == "test_funnel_fact":
-        return test_funnel_fact(outcomes), rejects
-    raise ValueError(f"unknown pipeline {pipeline!r}")
+    """The fact rows and the rejects of one pipeline for the extracted scope (use ``WindowFacts`` to build
+    several facts of the same scope without repeating the shared work)."""
+    return WindowFacts(src).build(pipeline)
