@@ -1,0 +1,331 @@
+"""The Spark engine against the contract and the Pandas engine, with real ``spark-submit`` (local mode) on a
+real PostgreSQL: the hand-built nasty case gives exactly the expected rows, generated data gives the Pandas
+engine's facts, rejects and run counts after hourly windows in a shuffled order, and a job that fails in
+the swap or is killed between staging and swap leaves the facts as they were and the metadata ``failed``.
+
+Tests marked ``spark`` start Spark (each submit ~15–30 s on 2 cores, so there are few of them: one submit
+builds all three facts of a window); the others check the submitting side without Spark.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+import random
+import shutil
+import signal
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from helpers import at, fetch_all_facts, fetch_fact, fetch_rejects, insert
+from test_contract import (
+    EXPECTED_FUNNEL,
+    EXPECTED_QIF,
+    EXPECTED_SUMMARY,
+    SESSION_AND_ANSWER_REJECTS,
+    SUBMISSION_REJECTS,
+    assert_rows_equal,
+    seed_platform,
+)
+from test_convergence import facts_close
+
+from mcq_analytics import spark_engine
+from mcq_analytics.config import ConfigError, load_settings
+from mcq_analytics.engines import run_window
+from mcq_analytics.generator import GeneratorConfig, generate
+from mcq_analytics.load import lock_key
+from mcq_analytics.metadata import read_metadata
+from mcq_analytics.paths import SPARK_JOBS_DIR
+from mcq_analytics.pipeline import PIPELINES, run_pandas_window
+from mcq_analytics.windows import Window, hourly_windows
+
+HAVE_JAVA = bool(shutil.which("java") or os.environ.get("JAVA_HOME"))
+needs_spark = [pytest.mark.spark, pytest.mark.skipif(not HAVE_JAVA, reason="Spark needs Java")]
+FAIL_ON_INSERT = """
+CREATE FUNCTION analytics.refuse_insert() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN RAISE EXCEPTION 'disk full (injected)'; END $$;
+CREATE TRIGGER refuse_insert BEFORE INSERT ON analytics.question_interaction_fact
+   FOR EACH ROW EXECUTE FUNCTION analytics.refuse_insert();
+"""
+RUN_LOG = ("SELECT pipeline_name, window_start, window_end, engine, status, rows_read, rows_written, rows_rejected"
+           " FROM analytics.etl_run_log ORDER BY 1, 2, 3")
+
+
+def settings(tmp_path: Path, threshold: int = 2_000_000):
+    base = load_settings("dev", environ={"MCQ_EMBEDDED_POSTGRES": "true"})
+    return dataclasses.replace(base, spark_master="local[2]", auto_engine_threshold=threshold,
+                               state_dir=tmp_path / "state", jdbc_jar=None)
+
+
+def meta(url: str) -> dict[str, dict]:
+    return {row["pipeline_name"]: row for row in read_metadata(url)}
+
+
+def run_log(url: str, engine: str | None = None) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(RUN_LOG).fetchall()
+    return [r[:3] + (engine or r[3],) + r[4:] for r in rows]
+
+
+def staging_tables(url: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        return [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'mcq_staging' ORDER BY 1").fetchall()]
+
+
+def assert_success(results) -> None:
+    assert [r.status for r in results] == ["success"] * len(results), [r.error for r in results]
+
+
+def new_warehouse(pg_server, schema_templates) -> str:
+    return pg_server.create_database(f"t_spark_wh_{uuid.uuid4().hex[:8]}", template=schema_templates[1])
+
+
+def load_job_module():
+    """``include/spark_jobs/build_fact.py`` as a module (its helpers need no running Spark)."""
+    spec = importlib.util.spec_from_file_location("mcq_build_fact", SPARK_JOBS_DIR / "build_fact.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+# -- the submitting side, without Spark --------------------------------------------------------------
+def test_scope_predicates_select_exactly_the_scope_in_balanced_partitions(pg_server):
+    rng = random.Random(5)
+    ids = sorted(set(range(5_000, 5_400)) | set(rng.sample(range(1, 4_000), 150)) | {9_999_999_999})
+    predicates = spark_engine.scope_predicates(ids, 4, column="g")
+    assert len(predicates) == 4
+    assert "BETWEEN 5" in " ".join(predicates)  # the dense block became ranges
+    picked: list[list[int]] = []
+    with psycopg.connect(pg_server.admin_url) as conn:
+        for predicate in predicates:
+            picked.append([r[0] for r in conn.execute(
+                f"SELECT g FROM unnest(%s::bigint[]) g WHERE {predicate} ORDER BY g",  # noqa: S608
+                (list(range(0, 5_500)) + [9_999_999_999, 10_000_000_000],)).fetchall()])
+        assert conn.execute("SELECT count(*) FROM generate_series(1, 3) session_id WHERE "
+                            + spark_engine.scope_predicates([], 3)[0]).fetchone()[0] == 0
+    assert sorted(i for part in picked for i in part) == ids  # every id once, nothing else
+    assert max(map(len, picked)) - min(map(len, picked)) <= 1 + len(ids) // 4 // 10
+
+
+def test_jdbc_target_keeps_the_password_out_of_the_url():
+    url, props = spark_engine.jdbc_target("postgresql://etl:s3cret@db.internal:6432/analytics?sslmode=require")
+    assert url == "jdbc:postgresql://db.internal:6432/analytics"
+    assert props == {"user": "etl", "password": "s3cret", "driver": "org.postgresql.Driver", "sslmode": "require"}
+    assert spark_engine.jdbc_target("host=::1 dbname=x user=u")[0] == "jdbc:postgresql://[::1]:5432/x"
+    with pytest.raises(ConfigError, match="TCP"):
+        spark_engine.jdbc_target("postgresql:///mcq?host=/var/run/postgresql")
+
+
+def test_spark_conf_per_environment():
+    local = spark_engine.spark_conf("local[*]", expected_rows=1_000, jdbc_jar="/x.jar")
+    assert local["spark.sql.session.timeZone"] == "UTC"
+    assert local["spark.sql.adaptive.enabled"] == local["spark.sql.adaptive.skewJoin.enabled"] == "true"
+    assert local["spark.sql.adaptive.coalescePartitions.enabled"] == "true"
+    assert "spark.dynamicAllocation.enabled" not in local and local["spark.ui.enabled"] == "false"
+    assert int(local["spark.sql.shuffle.partitions"]) <= 4
+    assert "spark.jars.packages" not in local
+    cluster = spark_engine.spark_conf("spark://master:7077", expected_rows=50_000_000, jdbc_jar=None,
+                                      extra={"spark.dynamicAllocation.maxExecutors": "20"})
+    assert cluster["spark.dynamicAllocation.enabled"] == "true"
+    assert cluster["spark.dynamicAllocation.shuffleTracking.enabled"] == "true"
+    assert cluster["spark.dynamicAllocation.maxExecutors"] == "20"
+    assert int(cluster["spark.sql.shuffle.partitions"]) >= 100
+    assert cluster["spark.jars.packages"].startswith("org.postgresql:postgresql:42.7.")
+    assert spark_engine.spark_conf("yarn")["spark.dynamicAllocation.enabled"] == "true"
+    assert spark_engine.parse_extra_conf("a=1; b = x=y\n") == {"a": "1", "b": "x=y"}
+
+
+def test_jdbc_jar_discovery(tmp_path, monkeypatch):
+    jar = tmp_path / "postgresql-42.7.4.jar"
+    jar.write_bytes(b"")
+    assert spark_engine.find_jdbc_jar(str(jar)) == str(jar)
+    assert spark_engine.find_jdbc_jar("local:///opt/spark/jars/pg.jar") == "local:///opt/spark/jars/pg.jar"
+    with pytest.raises(ConfigError, match="does not exist"):
+        spark_engine.find_jdbc_jar(str(tmp_path / "missing.jar"))
+    assert spark_engine.find_jdbc_jar(None, [str(tmp_path / "nothing*.jar"), str(tmp_path / "postgresql-*.jar")]) \
+        == str(jar)
+    monkeypatch.delenv("SPARK_HOME", raising=False)
+    assert spark_engine.find_jdbc_jar(None, [str(tmp_path / "nothing*.jar")]) is None  # → spark.jars.packages
+
+
+def test_submit_command_carries_no_secret(tmp_path):
+    window = Window(at(0), at(60))
+    job = spark_engine.build_job("local[2]", "postgresql://u:pw1@h/src", "postgresql://u:pw2@h/wh", window,
+                                 list(PIPELINES), {p: f"{p}-id" for p in PIPELINES}, work_dir=tmp_path,
+                                 manage_metadata=True)
+    argv = " ".join(job.argv("spark-submit"))
+    assert "pw1" not in argv and "pw2" not in argv and "postgresql://" not in argv
+    assert job.env["MCQ_SOURCE_URL"] == "postgresql://u:pw1@h/src"
+    assert "--manage-metadata" in argv and "--py-files" in argv and "test_funnel_fact=test_funnel_fact-id" in argv
+    assert Path(job.py_files[0]).is_file() and job.py_files[0].endswith(".zip")
+    assert job.operator_kwargs()["env_vars"] == job.env
+
+
+def test_auto_engine_counts_affected_answers_and_runs_pandas_below_the_threshold(dbs, tmp_path):
+    seed_platform(dbs.source_url)
+    hour0 = Window(at(0), at(60))
+    # every answer row of the sessions touched in hour 0: 1 (9 rows), 2 (3), 4 (1), 5 (2), 6 (1), orphan 777 (2)
+    assert spark_engine.affected_answer_rows(dbs.source_url, hour0) == 18
+    assert spark_engine.choose_engine(settings(tmp_path, threshold=18), dbs.source_url, hour0) == ("spark", 18)
+    assert spark_engine.choose_engine(settings(tmp_path, threshold=19), dbs.source_url, hour0) == ("pandas", 18)
+    assert_success(run_window("auto", settings(tmp_path, threshold=10**9), dbs.source_url, dbs.warehouse_url, hour0))
+    assert {m["engine"] for m in meta(dbs.warehouse_url).values()} == {"pandas"}
+
+
+# -- real spark-submit -------------------------------------------------------------------------------
+def spark_test(fn):
+    """Marks a test that runs real spark-submit (``-m 'not spark'`` skips them)."""
+    for mark in needs_spark:
+        fn = mark(fn)
+    return fn
+
+
+@spark_test
+def test_spark_gives_every_expected_row_and_reject_of_the_hand_built_case(dbs, pg_server, schema_templates, tmp_path):
+    seed_platform(dbs.source_url)
+    # Hour 1 first, then hour 0 through ``auto`` with a threshold of 0 rows: both run on Spark.
+    assert_success(run_window("spark", settings(tmp_path), dbs.source_url, dbs.warehouse_url, Window(at(60), at(120))))
+    assert_success(run_window("auto", settings(tmp_path, threshold=0), dbs.source_url, dbs.warehouse_url,
+                              Window(at(0), at(60))))
+    assert_rows_equal(fetch_fact(dbs.warehouse_url, "question_interaction_fact"), EXPECTED_QIF)
+    assert_rows_equal(fetch_fact(dbs.warehouse_url, "test_summary_fact"), EXPECTED_SUMMARY)
+    assert_rows_equal(fetch_fact(dbs.warehouse_url, "test_funnel_fact"), EXPECTED_FUNNEL)
+    expected = [("question_interaction_fact", *r) for r in SESSION_AND_ANSWER_REJECTS]
+    for pipeline in ("test_funnel_fact", "test_summary_fact"):
+        expected += [(pipeline, *r) for r in SESSION_AND_ANSWER_REJECTS + SUBMISSION_REJECTS]
+    assert fetch_rejects(dbs.warehouse_url) == sorted(expected)
+    assert {(m["status"], m["engine"], m["consecutive_failures"]) for m in meta(dbs.warehouse_url).values()} \
+        == {("success", "spark", 0)}
+    assert staging_tables(dbs.warehouse_url) == []
+
+    # The same windows on the Pandas engine read, write and reject exactly as many rows.
+    pandas_wh = new_warehouse(pg_server, schema_templates)
+    for window in (Window(at(60), at(120)), Window(at(0), at(60))):
+        assert_success(run_pandas_window(dbs.source_url, pandas_wh, window))
+    assert run_log(dbs.warehouse_url, "-") == run_log(pandas_wh, "-")
+    pg_server.drop_database(pandas_wh.rsplit("/", 1)[1])
+
+
+@spark_test
+def test_spark_equals_pandas_on_generated_data_after_shuffled_hourly_windows(dbs, pg_server, schema_templates,
+                                                                             tmp_path):
+    report = generate(dbs.source_url, GeneratorConfig(answers=6_000, hours=3, seed=11, bad_fraction=0.03),
+                      reset=True)
+    first, last = report.window_range()
+    hours = list(hourly_windows(first, last))
+    pandas_hourly, pandas_full = new_warehouse(pg_server, schema_templates), new_warehouse(pg_server,
+                                                                                          schema_templates)
+    for window in hours:
+        assert_success(run_pandas_window(dbs.source_url, pandas_hourly, window))
+    assert_success(run_pandas_window(dbs.source_url, pandas_full, Window(first, last)))
+
+    shuffled = hours[:]
+    random.Random(2).shuffle(shuffled)
+    assert shuffled != hours
+    for window in shuffled:
+        assert_success(run_window("spark", settings(tmp_path), dbs.source_url, dbs.warehouse_url, window))
+
+    expected = fetch_all_facts(pandas_hourly)
+    assert all(expected.values()), "the generated data must fill every fact"
+    facts_close(fetch_all_facts(dbs.warehouse_url), expected)
+    facts_close(fetch_all_facts(dbs.warehouse_url), fetch_all_facts(pandas_full))
+    assert fetch_rejects(dbs.warehouse_url) == fetch_rejects(pandas_hourly)
+    assert len(fetch_rejects(dbs.warehouse_url, "test_summary_fact")) == sum(report.bad.values())
+    assert run_log(dbs.warehouse_url, "-") == run_log(pandas_hourly, "-")  # per window: same rows read/written
+    for url in (pandas_hourly, pandas_full):
+        pg_server.drop_database(url.rsplit("/", 1)[1])
+
+
+@spark_test
+def test_a_spark_swap_that_fails_leaves_the_fact_unchanged_and_the_run_failed(dbs, tmp_path):
+    seed_platform(dbs.source_url)
+    for hour in (0, 1):
+        assert_success(run_pandas_window(dbs.source_url, dbs.warehouse_url, Window(at(60 * hour), at(60 * hour + 60))))
+    with psycopg.connect(dbs.warehouse_url) as conn:
+        conn.execute(FAIL_ON_INSERT)
+    # A late answer for session 3 written in hour 3: every fact of that window changes.
+    insert(dbs.source_url, "answers", [{"answer_id": 301, "session_id": 3, "question_id": 11, "selected_option": 4,
+                                        "answered_at": at(45), "time_spent_ms": 700, "updated_at": at(190)}])
+
+    results = {r.pipeline: r for r in run_window("spark", settings(tmp_path), dbs.source_url, dbs.warehouse_url,
+                                                  Window(at(180), at(240)))}
+
+    assert results["question_interaction_fact"].status == "failed"
+    assert "disk full (injected)" in results["question_interaction_fact"].error
+    assert_rows_equal(fetch_fact(dbs.warehouse_url, "question_interaction_fact"), EXPECTED_QIF)  # not half-deleted
+    assert results["test_summary_fact"].status == results["test_funnel_fact"].status == "success"
+    assert fetch_fact(dbs.warehouse_url, "test_summary_fact")[0][-1] == 1.5  # session 3 now answered one
+    m = meta(dbs.warehouse_url)
+    assert (m["question_interaction_fact"]["status"], m["question_interaction_fact"]["engine"]) == ("failed", "spark")
+    assert m["question_interaction_fact"]["consecutive_failures"] == 1
+    assert "disk full (injected)" in m["question_interaction_fact"]["last_error"]
+    assert m["question_interaction_fact"]["watermark"] == at(120)
+    assert m["test_summary_fact"]["status"] == "success" and m["test_summary_fact"]["watermark"] == at(120)
+    assert staging_tables(dbs.warehouse_url) == []  # the failed job still dropped its staging tables
+
+
+def _job_process_group(marker: str) -> int | None:
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmdline and "build_fact.py" in cmdline:
+            return os.getpgid(int(entry))
+    return None
+
+
+@spark_test
+def test_a_spark_job_killed_between_staging_and_swap_changes_nothing(dbs, tmp_path):
+    seed_platform(dbs.source_url)
+    for hour in (0, 1):
+        assert_success(run_pandas_window(dbs.source_url, dbs.warehouse_url, Window(at(60 * hour), at(60 * hour + 60))))
+    before = fetch_all_facts(dbs.warehouse_url)
+    insert(dbs.source_url, "answers", [{"answer_id": 301, "session_id": 3, "question_id": 11, "selected_option": 4,
+                                        "answered_at": at(45), "time_spent_ms": 700, "updated_at": at(190)}])
+    marker = uuid.uuid4().hex
+    run_ids = {p: f"{p}__kill_{marker}" for p in PIPELINES}
+    results: list = []
+    with psycopg.connect(dbs.warehouse_url, autocommit=True) as holder:
+        # Hold the lock of the first fact swapped: the job stages everything, then waits inside its swap.
+        holder.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (lock_key("question_interaction_fact"),))
+        worker = threading.Thread(target=lambda: results.extend(spark_engine.run_spark_window(
+            settings(tmp_path), dbs.source_url, dbs.warehouse_url, Window(at(180), at(240)), run_ids=run_ids)))
+        worker.start()
+        deadline = time.monotonic() + 300
+        waiting = None
+        while time.monotonic() < deadline and worker.is_alive() and not waiting:
+            waiting = holder.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'mcq-spark-swap%%' "
+                "AND wait_event_type = 'Lock' AND datname = current_database()").fetchone()
+            time.sleep(0.5)
+        assert waiting, "the job never reached its swap"
+        assert len(staging_tables(dbs.warehouse_url)) == 4  # the rejects and three facts were staged
+        group = _job_process_group(marker)
+        assert group is not None and group != os.getpgrp()
+        os.killpg(group, signal.SIGKILL)
+        worker.join(timeout=120)
+        assert not worker.is_alive()
+        holder.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (lock_key("question_interaction_fact"),))
+
+    assert [r.status for r in results] == ["failed"] * 3
+    assert all("killed by signal 9" in r.error for r in results), [r.error for r in results]
+    time.sleep(1)  # the orphaned swap backend gets the lock, fails to answer its dead client and rolls back
+    assert fetch_all_facts(dbs.warehouse_url) == before
+    m = meta(dbs.warehouse_url)
+    assert {(x["status"], x["engine"], x["consecutive_failures"]) for x in m.values()} == {("failed", "spark", 1)}
+    assert all("killed by signal 9" in x["last_error"] for x in m.values())
+
+    job = load_job_module()  # a later job drops staging tables older than a day; here: older than now
+    job.drop_stale_staging(dbs.warehouse_url, max_age_hours=-1)
+    assert staging_tables(dbs.warehouse_url) == []
