@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Local Airflow 3 (api-server + dag-processor + scheduler) on the embedded PostgreSQL, UI on
+# http://localhost:8080 — see docs/airflow.md. Options: --check, --port N, --env NAME, --parallelism N.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+[ -x "$PY" ] || { echo "airflow_local.sh: no .venv here; run 'make setup' first" >&2; exit 2; }
+exec "$PY" scripts/airflow_local.py "$@"
