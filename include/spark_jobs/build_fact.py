@@ -273,8 +273,6 @@ def drop_stale_staging(warehouse_url: str, max_age_hours: float = STAGING_MAX_AG
 
 def conform(frame, layout: dict[str, str]):
     """The frame's columns in the staging layout's order and types."""
-    from pyspark.sql import functions as F
-
     return frame.select(*[F.col(c).cast(SPARK_TYPES[t]).alias(c) for c, t in layout.items()])
 
 
@@ -350,53 +348,58 @@ def build_window(spark, source_url: str, warehouse_url: str, window: Window, out
     conf = spark.conf
     job_tag = ",".join(o.run_id for o in outcomes.values())
     staged: dict[str, Staged] = {}
+    steps: dict[str, float] = {}
+    clock = [time.perf_counter()]
+
+    def step(name: str) -> None:
+        now = time.perf_counter()
+        steps[name] = now - clock[0]
+        clock[0] = now
+
     snap = SourceSnapshot(source_url, f"mcq-spark-driver {window.start:%Y-%m-%dT%H:%M}")
     try:
-        t0 = time.perf_counter()
         affected, scope = compute_scope(snap, window, with_buckets)
-        log.info("scope computed in %.1fs", time.perf_counter() - t0)
+        step("scope")
         src = read_sources(spark, snap, source_url, affected, scope)
-        log.info("sources defined in %.1fs", time.perf_counter() - t0)
         sources = (src.sessions, src.answers, src.submissions)
         for frame in sources:
             frame.cache()
-        counted = reduce(lambda a, b: a.unionByName(b), [f.select(F.lit(1).alias("n")) for f in sources]).count()
-        rows_read = counted  # one action fills all three caches
-        log.info("%s: scope %d sessions (%d affected), read %d rows in %.1fs", window, len(scope), len(affected),
-                 rows_read, time.perf_counter() - t0)
+        # One action reads all three over JDBC into the cache: later steps never go back to the source.
+        rows_read = reduce(lambda a, b: a.unionByName(b), [f.select(F.lit(1).alias("n")) for f in sources]).count()
+        step("read")
+        log.info("%s: scope %d sessions (%d affected), %d source rows read", window, len(scope), len(affected),
+                 rows_read)
         per_shuffle = int(conf.get("spark.mcq.rowsPerShufflePartition", "200000"))
         if per_shuffle > 0:
             conf.set("spark.sql.shuffle.partitions", str(shuffle_partitions(rows_read, per_shuffle)))
-        valid = spark_facts.validate(src)
-        valid.answers.cache()
-        outcomes_frame = spark_facts.session_outcomes(valid).cache() if with_buckets else None
+        facts = spark_facts.WindowFacts(src)
         keys = {"question_interaction_fact": pd.DataFrame({"session_id": pd.Series(affected, dtype="int64")})}
         if with_buckets:
             buckets = [tuple(r) for r in spark_facts.delete_keys(src, "test_summary_fact").collect()]
             keys["test_summary_fact"] = keys["test_funnel_fact"] = pd.DataFrame.from_records(
                 buckets, columns=["test_id", "hour_start_us"]).astype("int64")
-        log.info("keys collected in %.1fs", time.perf_counter() - t0)
-        tables = sorted({t for p in pipelines for t in PIPELINE_SOURCE_TABLES[p]})
-        rejects = valid.rejects.where(F.col("source_table").isin(*tables)).distinct()
+        step("keys")
+        rejects = facts.rejects(pipelines)
         rejects_table = staging_name(job_tag, "rejects")
         create_staging(warehouse_url, {rejects_table: REJECT_COLUMNS}, f"job={job_tag}")
         staging.append(rejects_table)
         write_stage(conform(rejects, REJECT_COLUMNS), warehouse_url, rejects_table, conf)
-        log.info("rejects staged in %.1fs", time.perf_counter() - t0)
+        step("rejects")
         for pipeline, outcome in outcomes.items():
             outcome.rows_read = rows_read
             t1 = time.perf_counter()
             try:
-                facts = spark_facts.build_facts(src, valid, pipeline, outcomes_frame)[0]
                 facts_table = staging_name(outcome.run_id, "facts")
                 create_staging(warehouse_url, {facts_table: STAGE_COLUMNS[pipeline]}, f"run_id={outcome.run_id}")
                 staging.append(facts_table)
-                write_stage(conform(facts, STAGE_COLUMNS[pipeline]), warehouse_url, facts_table, conf)
+                write_stage(conform(facts.build(pipeline), STAGE_COLUMNS[pipeline]), warehouse_url, facts_table,
+                            conf)
                 staged[pipeline] = Staged(facts_table, rejects_table, keys[pipeline])
             except Exception as exc:
                 outcome.error = f"staging failed: {type(exc).__name__}: {_first_line(exc)}"
                 log.exception("%s %s: staging failed", pipeline, window)
             outcome.seconds += time.perf_counter() - t1
+            step(pipeline)
     finally:
         snap.close()  # every read is done (or failed): release the source snapshot before the swaps
     for pipeline, item in staged.items():
@@ -409,6 +412,8 @@ def build_window(spark, source_url: str, warehouse_url: str, window: Window, out
             outcome.error = f"swap failed: {type(exc).__name__}: {_first_line(exc)}"
             log.error("%s %s: swap failed: %s", pipeline, window, outcome.error)
         outcome.seconds += time.perf_counter() - t1
+        step(f"swap {pipeline}")
+    log.info("%s: step seconds %s", window, ", ".join(f"{k} {v:.2f}" for k, v in steps.items()))
 
 
 def _first_line(exc: BaseException) -> str:

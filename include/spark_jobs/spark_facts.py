@@ -94,11 +94,6 @@ def validate(src: SparkSources) -> SparkValidated:
     return SparkValidated(valid_sessions, valid_answers, valid_submissions, rejects)
 
 
-def pipeline_rejects(valid: SparkValidated, pipeline: str) -> DataFrame:
-    """The rejects a pipeline quarantines: those of the source tables it reads."""
-    return valid.rejects.where(F.col("source_table").isin(*PIPELINE_SOURCE_TABLES[pipeline])).distinct()
-
-
 def final_answers(answers: DataFrame) -> DataFrame:
     """One row per (session, question): the latest valid answer by (answered_at, answer_id) and aggregates.
 
@@ -125,8 +120,9 @@ def final_answers(answers: DataFrame) -> DataFrame:
     )
 
 
-def question_interaction_fact(valid: SparkValidated, affected: DataFrame) -> DataFrame:
-    finals = final_answers(valid.answers.join(affected, "session_id", "left_semi"))
+def question_interaction_fact(finals: DataFrame, affected: DataFrame) -> DataFrame:
+    """The question facts of the affected sessions, from the final answers of the scope (``final_answers``)."""
+    finals = finals.join(affected, "session_id", "left_semi")
     is_correct = F.coalesce(F.col("final_option") == F.col("correct_option"), F.lit(False))
     return finals.select(
         "session_id", "question_id", "test_id", "student_id", "first_answered_us", "last_answered_us",
@@ -140,15 +136,16 @@ def question_interaction_fact(valid: SparkValidated, affected: DataFrame) -> Dat
     )
 
 
-def session_outcomes(valid: SparkValidated) -> DataFrame:
-    """One row per valid session: its cohort bucket, latest valid submission and answering progress."""
+def session_outcomes(valid: SparkValidated, finals: DataFrame) -> DataFrame:
+    """One row per valid session: its cohort bucket, latest valid submission and answering progress
+    (``finals``: ``final_answers(valid.answers)``)."""
     latest = valid.submissions.groupBy("session_id").agg(
         F.max(F.struct("submitted_us", "submission_id", "score", "max_score")).alias("_last"))
     latest = latest.select(
         "session_id", F.col("_last.submitted_us").alias("submitted_us"),
         F.when(F.col("_last.max_score") > 0,  # always true for valid rows; keeps ANSI division safe
                F.col("_last.score") / F.col("_last.max_score") * F.lit(100.0)).alias("score_pct"))
-    answered = (final_answers(valid.answers).where(F.col("final_option").isNotNull())
+    answered = (finals.where(F.col("final_option").isNotNull())
                 .groupBy("session_id").agg(F.count(F.lit(1)).alias("_answered")))
     engaged = valid.answers.select("session_id").distinct().withColumn("is_engaged", F.lit(True))
     sessions = (valid.sessions
@@ -223,18 +220,49 @@ def test_funnel_fact(outcomes: DataFrame) -> DataFrame:
     )
 
 
-def build_facts(src: SparkSources, valid: SparkValidated, pipeline: str,
-                outcomes: DataFrame | None = None) -> tuple[DataFrame, DataFrame]:
-    """The fact rows and the rejects of one pipeline for the read scope (``outcomes`` may be shared)."""
-    rejects = pipeline_rejects(valid, pipeline)
-    if pipeline == "question_interaction_fact":
-        return question_interaction_fact(valid, src.affected), rejects
-    outcomes = outcomes if outcomes is not None else session_outcomes(valid)
-    if pipeline == "test_summary_fact":
-        return test_summary_fact(outcomes), rejects
-    if pipeline == "test_funnel_fact":
-        return test_funnel_fact(outcomes), rejects
-    raise ValueError(f"unknown pipeline {pipeline!r}")
+class WindowFacts:
+    """The facts of one scope, sharing what the pipelines have in common (``transform.WindowFacts``):
+    validation, the final answers and the session outcomes are defined once and cached on first use."""
+
+    def __init__(self, src: SparkSources) -> None:
+        self.src = src
+        self._valid: SparkValidated | None = None
+        self._finals: DataFrame | None = None
+        self._outcomes: DataFrame | None = None
+
+    @property
+    def valid(self) -> SparkValidated:
+        if self._valid is None:
+            self._valid = validate(self.src)
+            self._valid.answers.cache()
+        return self._valid
+
+    @property
+    def finals(self) -> DataFrame:
+        if self._finals is None:
+            self._finals = final_answers(self.valid.answers).cache()
+        return self._finals
+
+    @property
+    def outcomes(self) -> DataFrame:
+        if self._outcomes is None:
+            self._outcomes = session_outcomes(self.valid, self.finals).cache()
+        return self._outcomes
+
+    def rejects(self, pipelines: list[str] | tuple[str, ...]) -> DataFrame:
+        """The rejects of the source tables ``pipelines`` read (each pipeline quarantines its own tables)."""
+        tables = sorted({t for p in pipelines for t in PIPELINE_SOURCE_TABLES[p]})
+        return self.valid.rejects.where(F.col("source_table").isin(*tables)).distinct()
+
+    def build(self, pipeline: str) -> DataFrame:
+        """The fact rows of one pipeline."""
+        if pipeline == "question_interaction_fact":
+            return question_interaction_fact(self.finals, self.src.affected)
+        if pipeline == "test_summary_fact":
+            return test_summary_fact(self.outcomes)
+        if pipeline == "test_funnel_fact":
+            return test_funnel_fact(self.outcomes)
+        raise ValueError(f"unknown pipeline {pipeline!r}")
 
 
 def delete_keys(src: SparkSources, pipeline: str) -> DataFrame:
