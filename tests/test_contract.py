@@ -22,6 +22,7 @@ def seed_platform(url: str) -> None:
         {"test_id": 1, "teacher_id": 1, "title": "Algebra", "pass_score_pct": 50, "updated_at": at(-600)},
         {"test_id": 2, "teacher_id": 1, "title": "Geometry", "pass_score_pct": 60, "updated_at": at(-600)},
         {"test_id": 3, "teacher_id": 1, "title": "Logic", "pass_score_pct": 50, "updated_at": at(-600)},
+        {"test_id": 4, "teacher_id": 1, "title": "Chemistry", "pass_score_pct": 29, "updated_at": at(-600)},
     ])
     insert(url, "questions", [
         {"question_id": 11, "test_id": 1, "position": 1, "option_count": 4, "correct_option": 2, "points": 1,
@@ -34,10 +35,12 @@ def seed_platform(url: str) -> None:
          "updated_at": at(-600)},
         {"question_id": 31, "test_id": 3, "position": 1, "option_count": 2, "correct_option": 1, "points": 1,
          "updated_at": at(-600)},
+        {"question_id": 41, "test_id": 4, "position": 1, "option_count": 3, "correct_option": 1, "points": 1,
+         "updated_at": at(-600)},
     ])
     sessions = [  # (session, test, student, started minute)
         (1, 1, 1, 5), (2, 1, 2, 30), (3, 1, 1, 40), (4, 1, 3, 50), (5, 99, 4, 10), (6, 2, 5, 20),
-        (7, 3, 6, 70), (8, 3, 7, 80),
+        (7, 3, 6, 70), (8, 3, 7, 80), (9, 4, 7, 15),
     ]
     insert(url, "sessions", [{"session_id": s, "test_id": t, "student_id": st, "started_at": at(m),
                               "updated_at": at(m)} for s, t, st, m in sessions])
@@ -56,6 +59,7 @@ def seed_platform(url: str) -> None:
         (702, 777, 555, 1, 16, 10),  # orphan session and question: orphan_session only
         (601, 6, 21, 1, 22, 4000),
         (711, 7, 31, 2, 71, 1500),
+        (901, 9, 41, 1, 16, 100),
     ]
     insert(url, "answers", [{"answer_id": a, "session_id": s, "question_id": q, "selected_option": o,
                              "answered_at": at(m), "time_spent_ms": ms, "updated_at": at(m)}
@@ -70,6 +74,7 @@ def seed_platform(url: str) -> None:
         (51, 5, 20, 1, 4),  # orphan_session (orphan_test session)
         (71, 777, 20, 9, 0),  # orphan_session before invalid_score
         (61, 6, 25, 1, 1),
+        (91, 9, 30, 29, 100),  # exactly the pass mark of test 4 (29 %): passes
     ]
     insert(url, "submissions", [{"submission_id": b, "session_id": s, "submitted_at": at(m), "score": sc,
                                  "max_score": mx, "updated_at": at(m)} for b, s, m, sc, mx in submissions])
@@ -85,18 +90,21 @@ EXPECTED_QIF = [
     (2, 13, 1, 2, at(62), at(62), at(60), 1, 0, 1, True, 1.0, 1000),
     (6, 21, 2, 5, at(22), at(22), at(0), 1, 0, 1, True, 1.0, 4000),
     (7, 31, 3, 6, at(71), at(71), at(60), 1, 0, 2, False, 0.0, 1500),
+    (9, 41, 4, 7, at(16), at(16), at(0), 1, 0, 1, True, 1.0, 100),
 ]
 EXPECTED_SUMMARY = [
     # test, hour, sessions, students, submissions, avg, median, min, max, passed, pass_rate, duration, avg_q
     (1, at(0), 4, 3, 3, 175 / 3, 50.0, 25.0, 100.0, 2, 2 / 3, 1500.0, 1.25),
     (2, at(0), 1, 1, 1, 100.0, 100.0, 100.0, 100.0, 1, 1.0, 300.0, 1.0),
     (3, at(60), 2, 2, 0, None, None, None, None, 0, None, None, 0.5),
+    (4, at(0), 1, 1, 1, 29.0, 29.0, 29.0, 29.0, 1, 1.0, 900.0, 1.0),
 ]
 EXPECTED_FUNNEL = [
     # test, hour, started, engaged, submitted, passed, completed, rates..., drop_off
     (1, at(0), 4, 2, 2, 2, 1, 0.5, 0.5, 0.5, 0.25, "engaged"),
     (2, at(0), 1, 1, 1, 1, 1, 1.0, 1.0, 1.0, 1.0, None),
     (3, at(60), 2, 1, 0, 0, 1, 0.5, 0.0, 0.0, 0.5, "engaged"),  # losses 1, 1, 0: the tie goes to the earliest
+    (4, at(0), 1, 1, 1, 1, 1, 1.0, 1.0, 1.0, 1.0, None),
 ]
 SESSION_AND_ANSWER_REJECTS = [
     ("answers", "107", "option_out_of_range"), ("answers", "108", "orphan_question"),

@@ -174,18 +174,30 @@ def session_outcomes(valid: Validated, finals: pd.DataFrame) -> pd.DataFrame:
     sessions["hour_start_us"] = (sessions["started_us"] // HOUR_US) * HOUR_US
     latest = valid.submissions.sort_values(["session_id", "submitted_us", "submission_id"], kind="stable")
     latest = latest.drop_duplicates("session_id", keep="last")
-    latest = latest.assign(score_pct=latest["score"] / latest["max_score"] * 100.0)
-    sessions = sessions.merge(latest[["session_id", "submitted_us", "score_pct"]], on="session_id", how="left")
+    # Scores are NUMERIC with two decimals: work in exact integer cents, so a score exactly at the pass mark
+    # passes (29 of 100 is 28.999999999999996 % in float arithmetic) and score_pct is correctly rounded.
+    score_c = cents(latest["score"])
+    max_c = cents(latest["max_score"])
+    latest = latest.assign(score_pct=(score_c * 100) / max_c, score_c=score_c, max_c=max_c)
+    sessions = sessions.merge(latest[["session_id", "submitted_us", "score_pct", "score_c", "max_c"]],
+                              on="session_id", how="left")
     answered = finals[finals["final_option"].notna()].groupby("session_id").size().rename("questions_answered")
     engaged = pd.Index(valid.answers["session_id"].unique())
     sessions = sessions.merge(answered, left_on="session_id", right_index=True, how="left")
     sessions["questions_answered"] = sessions["questions_answered"].fillna(0).astype("int64")
     sessions["has_submission"] = sessions["submitted_us"].notna()
     sessions["is_engaged"] = sessions["session_id"].isin(engaged)
-    sessions["is_passed"] = sessions["has_submission"] & (sessions["score_pct"] >= sessions["pass_score_pct"])
+    # score / max × 100 ≥ pass_pct  ⇔  score_c × 10000 ≥ pass_c × max_c (all integers, no rounding)
+    sessions["is_passed"] = sessions["has_submission"] & (
+        sessions["score_c"] * 10_000 >= cents(sessions["pass_score_pct"]) * sessions["max_c"])
     duration = (sessions["submitted_us"] - sessions["started_us"]) / 1e6
     sessions["duration_s"] = duration.where(duration >= 0)
     return sessions
+
+
+def cents(values: pd.Series) -> pd.Series:
+    """Two-decimal NUMERIC values (arriving as float64) as exact integer hundredths; NaN stays NaN."""
+    return (values * 100).round()
 
 
 def _rate(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
