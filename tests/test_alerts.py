@@ -1,7 +1,7 @@
 """Alerts after N consecutive failures and the recovery notice, on real parts only: real runs of the Pandas
 engine on PostgreSQL, a real HTTP server standing in for the Slack incoming webhook, a real SMTP server
-(aiosmtpd), connections through ``AIRFLOW_CONN_*`` and the providers' hooks, and a real ``dag.test()`` for
-the Airflow callbacks."""
+(aiosmtpd), connections through ``AIRFLOW_CONN_*`` and the providers' hooks, and ``dag.test()`` of the real
+batch DAG (and of the project's operator hitting a real execution timeout) for the Airflow callbacks."""
 
 from __future__ import annotations
 
@@ -414,104 +414,24 @@ def test_two_failures_at_the_same_moment_send_exactly_one_alert(dbs, settings, c
 
 # ----------------------------------------------------------------------------------- the Airflow callbacks
 
-DAG_SCRIPT = textwrap.dedent('''
-    """Three tasks of one pipeline, in order: fail, fail, succeed; the project's callbacks via default_args."""
-    import sys
-    from datetime import UTC, datetime
+def run_dag_script(script_text: str, dbs, pg_server, tmp_path, base_dir) -> str:
+    """Run a DAG file's own ``dag.test()`` in a child process on the session's migrated Airflow database
+    (tests/airflow_harness.py); returns its output."""
+    from airflow_harness import PLUGINS_DIR, airflow_env
 
-    import psycopg
-    from airflow.sdk import DAG, BaseOperator, CronDataIntervalTimetable
-
-    from mcq_analytics.alerts import on_task_failure, on_task_success
-    from mcq_analytics.pipeline import run_pandas_window
-    from mcq_analytics.windows import Window
-
-    SOURCE, WAREHOUSE = sys.argv[1], sys.argv[2]
-
-
-    class Build(BaseOperator):
-        def __init__(self, *, pipeline, repair=False, **kwargs):
-            super().__init__(**kwargs)
-            self.pipeline, self.repair = pipeline, repair
-
-        def execute(self, context):
-            if self.repair:
-                with psycopg.connect(WAREHOUSE) as conn:
-                    conn.execute("DROP TRIGGER fail_load ON analytics.test_funnel_fact")
-            window = Window(context["data_interval_start"], context["data_interval_end"])
-            (result,) = run_pandas_window(SOURCE, WAREHOUSE, window, [self.pipeline], "airflow")
-            if result.status != "success":
-                raise RuntimeError(f"{self.pipeline} {window} failed: {result.error}")
-
-
-    with DAG("mcq_alerts_e2e", schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),
-             start_date=datetime(2024, 6, 1, tzinfo=UTC), catchup=False,
-             default_args={"retries": 0, "on_failure_callback": on_task_failure,
-                           "on_success_callback": on_task_success}) as dag:
-        first = Build(task_id="build_try_a", pipeline="test_funnel_fact")
-        second = Build(task_id="build_try_b", pipeline="test_funnel_fact", trigger_rule="all_done")
-        third = Build(task_id="build_try_c", pipeline="test_funnel_fact", repair=True, trigger_rule="all_done")
-        first >> second >> third
-
-    if __name__ == "__main__":
-        dr = dag.test(logical_date=datetime(2024, 6, 1, 10, tzinfo=UTC))
-        print("DAGRUN", dr.run_id, dr.state)
-''')
-
-
-def run_dag_test(script_text: str, dbs, pg_server, tmp_path) -> tuple[str, str]:
-    """Write the DAG file, migrate a fresh Airflow metadata database, run the file's ``dag.test()`` in a
-    subprocess (its own Airflow configuration); returns (DAG run id, output)."""
-    airflow_db = f"t_airflow_{uuid.uuid4().hex[:8]}"
-    db_url = pg_server.create_database(airflow_db).replace("postgresql://", "postgresql+psycopg2://", 1)
-    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow_home"),
-           "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_url, "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
-           "AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path), "MCQ_ENV": "dev", "MCQ_EMBEDDED_POSTGRES": "false",
-           "MCQ_SOURCE_URL": dbs.source_url, "MCQ_WAREHOUSE_URL": dbs.warehouse_url,
-           "AIRFLOW_CONN_MCQ_SOURCE": dbs.source_url, "AIRFLOW_CONN_MCQ_WAREHOUSE": dbs.warehouse_url,
-           "MCQ_ALERT_THRESHOLD": "2", "MCQ_ALERT_EMAIL_TO": "oncall@example.com",
-           "MCQ_AIRFLOW_BASE_URL": "https://airflow.example.com", "MCQ_PLUGINS_DIR": str(ROOT / "plugins")}
+    airflow = airflow_env(pg_server, base_dir, "alerts")
+    env = airflow.env(dbs.source_url, dbs.warehouse_url, AIRFLOW__CORE__DAGS_FOLDER=str(tmp_path),
+                      AIRFLOW_CONN_SLACK_ALERTS=os.environ["AIRFLOW_CONN_SLACK_ALERTS"],
+                      AIRFLOW_CONN_SMTP_DEFAULT=os.environ["AIRFLOW_CONN_SMTP_DEFAULT"], MCQ_ALERT_THRESHOLD="2",
+                      MCQ_ALERT_EMAIL_TO="oncall@example.com", MCQ_AIRFLOW_BASE_URL="https://airflow.example.com",
+                      MCQ_PLUGINS_DIR=str(PLUGINS_DIR))
     script = tmp_path / "mcq_alerts_e2e.py"
     script.write_text(script_text)
-    try:
-        migrate = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, capture_output=True,
-                                 text=True, timeout=300)
-        assert migrate.returncode == 0, migrate.stderr[-3000:]
-        proc = subprocess.run([sys.executable, str(script), dbs.source_url, dbs.warehouse_url], env=env,
-                              capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    finally:
-        pg_server.drop_database(airflow_db)
+    proc = subprocess.run([sys.executable, str(script), dbs.source_url, dbs.warehouse_url], env=env,
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
     output = proc.stdout + proc.stderr
     assert "DAGRUN" in proc.stdout, output[-5000:]
-    return proc.stdout.split("DAGRUN ", 1)[1].split()[0], output
-
-
-def test_airflow_callbacks_in_a_real_dag_test(dbs, pg_server, channels, tmp_path):
-    """``dag.test()`` runs the tasks and their callbacks through the Task SDK's task runner (as a worker
-    does): the 1st final failure sends nothing, the 2nd alerts with DAG, task and log link, the success
-    recovers."""
-    webhook, mailbox = channels
-    seed_platform(dbs.source_url)
-    break_pipeline(dbs.warehouse_url)
-    run_id, output = run_dag_test(DAG_SCRIPT, dbs, pg_server, tmp_path)
-
-    assert len(webhook.posts) == 2 and len(mailbox.mails) == 2, output[-5000:]
-    alert, recovery = (p["json"]["text"] for p in webhook.posts)
-    assert "has failed 2 times in a row (dev)" in alert
-    assert "*DAG / task:* mcq_alerts_e2e / build_try_b" in alert
-    assert f"*Run:* {run_id}" in alert
-    log_url = (f"https://airflow.example.com/dags/mcq_alerts_e2e/runs/{quote(run_id, safe='')}"
-               "/tasks/build_try_b?try_number=1")
-    assert f"<{log_url}|task log in the Airflow UI>" in alert
-    assert "[2024-06-01 10:00, 2024-06-01 10:00)" not in alert  # no zero-length windows
-    assert "RuntimeError: test_funnel_fact" in alert and "postgresql://etl:***@replica.internal" in alert
-    assert "recovered (dev)" in recovery and "build_try_c" in recovery
-    assert mailbox.mails[0]["subject"] == "[MCQ dev] ALERT test_funnel_fact: 2 consecutive failures"
-    assert log_url.replace("&", "&amp;") in mailbox.mails[0]["body"]
-    assert mailbox.mails[1]["subject"] == "[MCQ dev] RECOVERED test_funnel_fact after 2 consecutive failures"
-    assert_no_secret(*(p["raw"] for p in webhook.posts), *(m["raw"] for m in mailbox.mails))
-    row = meta(dbs.warehouse_url)
-    assert (row["status"], row["consecutive_failures"], row["alerted_failures"]) == ("success", 0, None)
+    return output
 
 
 TIMEOUT_DAG_SCRIPT = textwrap.dedent('''
@@ -554,11 +474,10 @@ TIMEOUT_DAG_SCRIPT = textwrap.dedent('''
 ''')
 
 
-def test_a_build_killed_by_its_execution_timeout_still_counts_and_alerts(dbs, pg_server, channels, tmp_path):
+def test_a_build_killed_by_its_execution_timeout_still_counts_and_alerts(dbs, pg_server, channels, tmp_path,
+                                                                         tmp_path_factory):
     """``AirflowTaskTimeout`` is a BaseException: the build never reaches ``finish_run``; the failure
     callback records the orphaned final attempt (once) so the streak and the alert still happen."""
-    if not (ROOT / "plugins" / "mcq_operators.py").exists():
-        pytest.skip("the project's operators (plugins/mcq_operators.py) are not here yet")
     webhook, mailbox = channels
     seed_platform(dbs.source_url)
     with psycopg.connect(dbs.warehouse_url) as conn:
@@ -567,7 +486,7 @@ def test_a_build_killed_by_its_execution_timeout_still_counts_and_alerts(dbs, pg
             BEGIN PERFORM pg_sleep(6); RETURN NULL; END $$;
             CREATE TRIGGER slow_load BEFORE INSERT ON analytics.{PIPELINE} FOR EACH STATEMENT
               EXECUTE FUNCTION analytics.slow_load();""")
-    run_id, output = run_dag_test(TIMEOUT_DAG_SCRIPT, dbs, pg_server, tmp_path)
+    output = run_dag_script(TIMEOUT_DAG_SCRIPT, dbs, pg_server, tmp_path, tmp_path_factory.getbasetemp())
 
     assert len(webhook.posts) == 2 and len(mailbox.mails) == 2, output[-6000:]
     alert, recovery = (p["json"]["text"] for p in webhook.posts)
@@ -580,3 +499,47 @@ def test_a_build_killed_by_its_execution_timeout_still_counts_and_alerts(dbs, pg
     # and DAG run is the operators' convention, so only the pipeline's row is checked here.)
     row = meta(dbs.warehouse_url)
     assert (row["status"], row["consecutive_failures"], row["alerted_failures"]) == ("success", 0, None)
+
+
+def test_the_batch_dag_alerts_once_after_two_failed_runs_and_recovers(dbs, pg_server, channels, tmp_path_factory):
+    """The real ``mcq_analytics_batch`` DAG (callbacks from its default_args) under ``dag.test()``, every task
+    with one retry: a retried attempt counts nothing, each run's final failure counts one, the 2nd run alerts
+    once, the run after the repair sends the recovery notice; the other two pipelines never alert."""
+    from airflow_harness import airflow_env, dag_test
+
+    webhook, mailbox = channels
+    seed_platform(dbs.source_url)
+    break_pipeline(dbs.warehouse_url)
+    airflow = airflow_env(pg_server, tmp_path_factory.getbasetemp(), "alerts")
+    env = airflow.env(dbs.source_url, dbs.warehouse_url,
+                      AIRFLOW_CONN_SLACK_ALERTS=os.environ["AIRFLOW_CONN_SLACK_ALERTS"],
+                      AIRFLOW_CONN_SMTP_DEFAULT=os.environ["AIRFLOW_CONN_SMTP_DEFAULT"], MCQ_ALERT_THRESHOLD="2",
+                      MCQ_ALERT_EMAIL_TO="oncall@example.com", MCQ_AIRFLOW_BASE_URL="https://airflow.example.com")
+
+    failed = dag_test(airflow, "mcq_analytics_batch", [at(60).isoformat(), at(120).isoformat()], proc_env=env,
+                      retries=1)
+    assert [r.tasks["test_funnel_fact.build"] for r in failed] == ["failed", "failed"]
+    assert [r.tasks["test_summary_fact.build"] for r in failed] == ["success", "success"]
+    assert len(webhook.posts) == 1 and len(mailbox.mails) == 1
+    alert = webhook.posts[0]["json"]["text"]
+    assert "*DAG / task:* mcq_analytics_batch / test_funnel_fact.build" in alert
+    assert "[2024-06-01 10:00, 2024-06-01 11:00) UTC, [2024-06-01 11:00, 2024-06-01 12:00) UTC" in alert
+    log_url = (f"https://airflow.example.com/dags/mcq_analytics_batch/runs/{quote(failed[1].run_id, safe='')}"
+               "/tasks/test_funnel_fact.build?try_number=2")
+    assert f"<{log_url}|task log in the Airflow UI>" in alert
+    assert "FactBuildFailed" in alert and "postgresql://etl:***@replica.internal" in alert
+    assert_no_secret(webhook.posts[0]["raw"], mailbox.mails[0]["raw"])
+    with psycopg.connect(dbs.warehouse_url) as conn:
+        attempts = conn.execute("SELECT status, count(*) FROM analytics.etl_run_log WHERE pipeline_name = %s"
+                                " GROUP BY status", (PIPELINE,)).fetchall()
+    assert attempts == [("failed", 4)]  # two runs x two tries, but only the final tries counted:
+    assert meta(dbs.warehouse_url)["consecutive_failures"] == 2
+
+    repair_pipeline(dbs.warehouse_url)
+    (recovered,) = dag_test(airflow, "mcq_analytics_batch", [at(180).isoformat()], proc_env=env, retries=1)
+    assert recovered.state == "success"
+    assert len(webhook.posts) == 2 and len(mailbox.mails) == 2
+    assert "recovered (dev)" in webhook.posts[1]["json"]["text"]
+    assert mailbox.mails[1]["subject"] == "[MCQ dev] RECOVERED test_funnel_fact after 2 consecutive failures"
+    assert {m["pipeline_name"]: m["alerted_failures"] for m in metadata.read_metadata(dbs.warehouse_url)} == {
+        "question_interaction_fact": None, "test_summary_fact": None, "test_funnel_fact": None}
