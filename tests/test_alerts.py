@@ -292,6 +292,40 @@ def test_alert_on_second_failure_only_then_one_recovery(dbs, settings, channels,
     assert len(webhook.posts) == 3 and len(mailbox.mails) == 3
 
 
+CLI_WIRED = "notify_after_run" in (ROOT / "src" / "mcq_analytics" / "cli.py").read_text()
+
+
+@pytest.mark.skipif(not CLI_WIRED, reason="run_etl.py does not call alerts.notify_after_run yet")
+def test_run_etl_alerts_once_then_recovers_and_keeps_its_output_clean(dbs, channels):
+    """run_etl.py as users call it: exit codes unchanged, one alert on the 2nd failed run, one recovery, and
+    the first Airflow import (for the hooks) does not move log lines onto stdout."""
+    webhook, mailbox = channels
+    seed_platform(dbs.source_url)
+    break_pipeline(dbs.warehouse_url)
+    env = {**os.environ, "MCQ_SOURCE_URL": dbs.source_url, "MCQ_WAREHOUSE_URL": dbs.warehouse_url,
+           "MCQ_EMBEDDED_POSTGRES": "false", "MCQ_ALERT_THRESHOLD": "2", "MCQ_ALERT_EMAIL_TO": "oncall@example.com"}
+
+    def run_etl(start: str, end: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, str(ROOT / "run_etl.py"), "--env", "dev", "--start", start, "--end",
+                               end, "--pipeline", PIPELINE], capture_output=True, text=True, env=env, cwd=ROOT,
+                              timeout=300)
+
+    first = run_etl("2024:06:01 10", "2024:06:01 11")
+    assert first.returncode == 1 and webhook.posts == [] and mailbox.mails == []
+    second = run_etl("2024:06:01 11", "2024:06:01 12")
+    assert second.returncode == 1, second.stderr
+    assert "FAILED test_funnel_fact [2024-06-01 11:00, 2024-06-01 12:00) UTC: RaiseException" in second.stdout
+    assert len(webhook.posts) == 1 and len(mailbox.mails) == 1
+    assert "*DAG / task:* run_etl.py on" in webhook.posts[0]["json"]["text"]
+    assert "alert sent to Slack (slack_alerts)" in second.stderr
+    assert "alert" not in second.stdout and "[info" not in second.stdout and "[error" not in second.stdout
+    repair_pipeline(dbs.warehouse_url)
+    third = run_etl("2024:06:01 10", "2024:06:01 11")
+    assert third.returncode == 0, third.stderr
+    assert len(webhook.posts) == 2 and "recovered (dev)" in webhook.posts[1]["json"]["text"]
+    assert mailbox.mails[1]["subject"] == "[MCQ dev] RECOVERED test_funnel_fact after 2 consecutive failures"
+
+
 def record(url: str, pipeline: str, error: str | None, final: bool = True) -> metadata.RunOutcome:
     window = hour(0)
     run_id = f"{pipeline}__{uuid.uuid4().hex[:8]}"

@@ -21,11 +21,13 @@ connection is skipped with one log line; a failing channel is logged and never r
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import os
 import re
 import socket
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -348,13 +350,42 @@ def build_message(claim: AlertClaim, info: RunInfo, threshold: int, reminder_eve
 SENT, SKIPPED, FAILED = "sent", "skipped", "failed"
 
 
-def _connection(conn_id: str) -> Any | None:
-    """The Airflow connection, or None (logged once) when it is not defined anywhere the SDK looks."""
-    from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHook
+def _providers() -> Any:
+    """The providers' hooks, imported on first use.
 
+    In a plain process (run_etl.py) the first Airflow import configures logging for Airflow: it replaces
+    the root logger's handlers with one writing to stdout, which would move every later log line of
+    run_etl.py into its progress output. Outside Airflow the caller's logging set-up is therefore kept.
+    """
+    if "airflow" in sys.modules:  # inside Airflow, or already imported: nothing to protect
+        return _import_providers()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     try:
-        return BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
+        with contextlib.redirect_stdout(sys.stderr):
+            return _import_providers()
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+def _import_providers() -> Any:
+    from types import SimpleNamespace
+
+    from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHook
+    from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    return SimpleNamespace(AirflowNotFoundException=AirflowNotFoundException, BaseHook=BaseHook,
+                           SlackWebhookHook=SlackWebhookHook, SmtpHook=SmtpHook)
+
+
+def _connection(conn_id: str) -> Any | None:
+    """The Airflow connection, or None when it is not defined anywhere the Task SDK looks."""
+    airflow = _providers()
+    try:
+        return airflow.BaseHook.get_connection(conn_id)
+    except airflow.AirflowNotFoundException:
         return None
 
 
@@ -363,9 +394,7 @@ def send_slack(message: AlertMessage, conn_id: str) -> str:
         if _connection(conn_id) is None:
             log.info("alert channel Slack skipped: no Airflow connection %r is defined", conn_id)
             return SKIPPED
-        from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
-
-        SlackWebhookHook(slack_webhook_conn_id=conn_id).send(text=message.text, unfurl_links=False)
+        _providers().SlackWebhookHook(slack_webhook_conn_id=conn_id).send(text=message.text, unfurl_links=False)
         log.info("alert sent to Slack (%s): %s", conn_id, message.subject)
         return SENT
     except Exception as exc:  # a failing channel never hides the run's own error
@@ -383,10 +412,8 @@ def send_email(message: AlertMessage, conn_id: str, to: str | None) -> str:
         if conn is None:
             log.info("alert channel e-mail skipped: no Airflow connection %r is defined", conn_id)
             return SKIPPED
-        from airflow.providers.smtp.hooks.smtp import SmtpHook
-
         sender = None if conn.extra_dejson.get("from_email") else f"mcq-analytics@{socket.getfqdn()}"
-        with SmtpHook(smtp_conn_id=conn_id) as smtp:
+        with _providers().SmtpHook(smtp_conn_id=conn_id) as smtp:
             smtp.send_email_smtp(to=to, subject=message.subject, html_content=message.html, from_email=sender)
         log.info("alert e-mailed to %s (%s): %s", to, conn_id, message.subject)
         return SENT
