@@ -528,7 +528,9 @@ def test_a_build_killed_by_its_execution_timeout_still_counts_and_alerts(dbs, pg
     assert "AirflowTaskTimeout" in alert
     assert "recovered (dev)" in recovery and "build_c" in recovery
     assert "2 consecutive failures, now reset to 0" in recovery  # each timed-out attempt counted once
-    assert output.count("ended without bookkeeping; recording it as a failure") == 2
+    # Recorded by the operator (if it handles BaseException) or else by the failure callback, never by both:
+    assert output.count("ended without bookkeeping; recording it as a failure") in (0, 2)
+    assert "AirflowTaskTimeout" in meta(dbs.warehouse_url)["last_error"]
     # (The three tasks share one run-log id, <pipeline>__<dag>__<run>__try1: one build task per pipeline
     # and DAG run is the operators' convention, so only the pipeline's row is checked here.)
     row = meta(dbs.warehouse_url)
