@@ -292,10 +292,6 @@ def test_alert_on_second_failure_only_then_one_recovery(dbs, settings, channels,
     assert len(webhook.posts) == 3 and len(mailbox.mails) == 3
 
 
-CLI_WIRED = "notify_after_run" in (ROOT / "src" / "mcq_analytics" / "cli.py").read_text()
-
-
-@pytest.mark.skipif(not CLI_WIRED, reason="run_etl.py does not call alerts.notify_after_run yet")
 def test_run_etl_alerts_once_then_recovers_and_keeps_its_output_clean(dbs, channels):
     """run_etl.py as users call it: exit codes unchanged, one alert on the 2nd failed run, one recovery, and
     the first Airflow import (for the hooks) does not move log lines onto stdout."""

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 
-from mcq_analytics import metadata, reporting
+from mcq_analytics import alerts, metadata, reporting
 from mcq_analytics.config import ConfigError, Settings, load_settings
 from mcq_analytics.connections import ConnectionFailed, Databases, check_reachable, resolve_databases
 from mcq_analytics.demo import DemoRefused, run_demo
@@ -94,8 +94,13 @@ def run_plan(plan: dict[Window, list[str]], engine: str, settings: Settings, dbs
              quiet: bool) -> list[PipelineResult]:
     results: list[PipelineResult] = []
     for window, pipelines in plan.items():
-        results += run_window(engine, settings, dbs.source_url, dbs.warehouse_url, window, pipelines,
-                              progress=None if quiet else _progress)
+        batch = run_window(engine, settings, dbs.source_url, dbs.warehouse_url, window, pipelines,
+                           progress=None if quiet else _progress)
+        for result in batch:  # the same alert policy as the Airflow callbacks; never raises
+            if result.outcome is not None:
+                alerts.notify_after_run(result.outcome, settings, dbs.warehouse_url, window=result.window,
+                                        error=result.error, run_id=result.run_id)
+        results += batch
     return results
 
 
