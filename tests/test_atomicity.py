@@ -91,3 +91,15 @@ def test_a_second_writer_waits_for_the_fact_lock(dbs):
     thread.join(timeout=60)
     assert finished.is_set()
     assert len(fetch_fact(dbs.warehouse_url, "test_summary_fact")) == 3  # tests 1, 2 and 4 started at 10:xx
+
+
+def test_a_password_in_an_error_never_reaches_etl_metadata(dbs):
+    seed_platform(dbs.source_url)
+    with psycopg.connect(dbs.warehouse_url) as conn:
+        conn.execute(FAIL_ON_INSERT.replace("disk full (injected)",
+                                            "cannot reach postgresql://etl:hunter2-secret@db.internal/x"))
+    results = {r.pipeline: r for r in run_pandas_window(dbs.source_url, dbs.warehouse_url, Window(at(0), at(60)))}
+    assert results["test_summary_fact"].status == "failed"
+    meta = metadata_by_pipeline(dbs.warehouse_url)["test_summary_fact"]
+    assert "postgresql://etl:***@db.internal/x" in meta["last_error"]
+    assert "hunter2" not in meta["last_error"] and "hunter2" not in results["test_summary_fact"].error

@@ -25,14 +25,13 @@ import contextlib
 import html
 import logging
 import os
-import re
 import socket
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 import psycopg
 from psycopg.rows import dict_row
@@ -40,6 +39,7 @@ from psycopg.rows import dict_row
 from mcq_analytics import metadata
 from mcq_analytics.config import Settings
 from mcq_analytics.metadata import RunOutcome
+from mcq_analytics.redaction import redact, url_secrets
 from mcq_analytics.windows import Window
 
 log = logging.getLogger(__name__)
@@ -49,52 +49,6 @@ ERROR_LINES = 12
 ERROR_CHARS = 1500
 MAX_WINDOWS = 10
 DEFAULT_WAREHOUSE_CONN_ID = "mcq_warehouse"
-
-# --------------------------------------------------------------------------------------------- redaction
-
-_REDACTIONS: list[tuple[re.Pattern[str], str]] = [
-    # Slack incoming-webhook / workflow URLs: the path is the secret.
-    (re.compile(r"(https?://hooks\.slack(?:-gov)?\.com/)[^\s'\"<>`]+", re.I), r"\1***"),
-    # The password in any URL's user info: scheme://user:secret@host
-    (re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^\s:/@'\"<>]*:)[^\s@/'\"<>]+(@)", re.I), r"\1***\2"),
-    # Slack tokens (bot, user, app, refresh, configuration).
-    (re.compile(r"\bxox[a-z]-[A-Za-z0-9-]+", re.I), "xox*-***"),
-    (re.compile(r"\bxapp-[A-Za-z0-9-]+", re.I), "xapp-***"),
-    # Authorization header values.
-    (re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=\-]{6,}", re.I), r"\1 ***"),
-    # key=value, key: value, "key": "value" (libpq DSNs, env dumps, JSON, query strings).
-    (re.compile(
-        r"""(\b(?:[a-z0-9]+_)*(?:password|passwd|pwd|secret|token|api_?key|access_?key|secret_?key|"""
-        r"""private_?key|client_?secret)["']?\s*[=:]\s*)(?:'[^']*'|"[^"]*"|[^\s&;,'"()<>]+)""",
-        re.I,
-    ), r"\1***"),
-]
-
-
-def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """``text`` fit for a chat channel or an e-mail: known secrets and secret-looking values replaced by ``***``."""
-    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-        if quote(secret, safe="") != secret:
-            text = text.replace(quote(secret, safe=""), "***")
-    for pattern, replacement in _REDACTIONS:
-        text = pattern.sub(replacement, text)
-    return text
-
-
-def url_secrets(*urls: str | None) -> list[str]:
-    """The passwords inside connection URLs, for :func:`redact`."""
-    found = []
-    for url in urls:
-        if url:
-            try:
-                password = urlsplit(url).password
-            except ValueError:
-                continue
-            if password:
-                found += [password, unquote(password)]
-    return found
-
 
 def first_lines(text: str | None, lines: int = ERROR_LINES, chars: int = ERROR_CHARS) -> str:
     if not text:

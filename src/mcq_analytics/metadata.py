@@ -13,6 +13,7 @@ from datetime import datetime
 import psycopg
 from psycopg.rows import dict_row
 
+from mcq_analytics.redaction import redact
 from mcq_analytics.windows import Window
 
 MAX_ERROR_CHARS = 4000
@@ -70,7 +71,7 @@ def finish_run(warehouse_url: str, pipeline: str, window: Window, run_id: str, *
     end of the contiguous in-order sequence and a gap is never skipped by ``run_etl.py`` catch-up.
     """
     status = "failed" if error is not None else "success"
-    error = error[:MAX_ERROR_CHARS] if error else None
+    error = redact(error)[:MAX_ERROR_CHARS] if error else None  # a DSN in an error must not be stored
     with psycopg.connect(warehouse_url, row_factory=dict_row) as conn:
         previous = conn.execute(
             "SELECT consecutive_failures FROM analytics.etl_metadata WHERE pipeline_name = %s FOR UPDATE",

@@ -13,6 +13,7 @@ import pandas as pd
 from mcq_analytics import metadata
 from mcq_analytics.extract import SourceFrames, extract_window
 from mcq_analytics.load import FACTS, load_frames
+from mcq_analytics.redaction import redact
 from mcq_analytics.transform import WindowFacts
 from mcq_analytics.windows import Window
 
@@ -81,7 +82,7 @@ def run_pandas_window(source_url: str, warehouse_url: str, window: Window,
         shared = WindowFacts(src)
         log.info("extracted %s: %d rows in %.2fs", window, src.rows_read, sum(src.seconds.values()))
     except Exception as exc:  # recorded per pipeline below, then re-raised to the caller as a failed result
-        extract_error = f"extract failed: {type(exc).__name__}: {exc}"
+        extract_error = redact(f"extract failed: {type(exc).__name__}: {exc}")
         log.exception("extracting %s failed", window)
     for pipeline in pipelines:
         result = PipelineResult(pipeline, window, run_ids[pipeline], "failed", "pandas")
@@ -95,7 +96,7 @@ def run_pandas_window(source_url: str, warehouse_url: str, window: Window,
             )
             result.status = "success"
         except Exception as exc:
-            result.error = str(exc) if src is None else f"{type(exc).__name__}: {exc}"
+            result.error = str(exc) if src is None else redact(f"{type(exc).__name__}: {exc}")
             log.error("%s %s failed: %s", pipeline, window, result.error)
         result.seconds = time.perf_counter() - t0
         result.outcome = metadata.finish_run(
