@@ -68,6 +68,22 @@ def _numpy_dtype(arrow_type: pa.DataType) -> str:
     return "float64" if pa.types.is_floating(arrow_type) else "int64"
 
 
+def create_scope(cur: psycopg.Cursor, window: Window, with_buckets: bool) -> pd.Series:
+    """Inside an open transaction: fill the temp tables ``etl_affected`` (the window's affected session ids)
+    and ``etl_scope`` (those plus, ``with_buckets``, every session of their cohort buckets) that the
+    extract queries join; returns the affected ids. Dropped at commit."""
+    params = {"window_start": window.start, "window_end": window.end}
+    cur.execute("CREATE TEMP TABLE etl_affected (session_id BIGINT PRIMARY KEY) ON COMMIT DROP")
+    cur.execute("INSERT INTO etl_affected " + read_sql("extract/affected_sessions.sql"), params)
+    cur.execute("CREATE TEMP TABLE etl_scope (session_id BIGINT PRIMARY KEY) ON COMMIT DROP")
+    cur.execute("INSERT INTO etl_scope SELECT session_id FROM etl_affected")
+    if with_buckets:
+        cur.execute("INSERT INTO etl_scope " + read_sql("extract/bucket_sessions.sql") + " ON CONFLICT DO NOTHING")
+    cur.execute("ANALYZE etl_scope")
+    cur.execute("SELECT session_id FROM etl_affected")
+    return pd.Series([row[0] for row in cur.fetchall()], dtype="int64", name="session_id")
+
+
 def extract_window(source_url: str, window: Window, with_buckets: bool) -> SourceFrames:
     """Read everything the facts of ``window`` need.
 
@@ -75,22 +91,11 @@ def extract_window(source_url: str, window: Window, with_buckets: bool) -> Sourc
     cohort buckets they fall in, which the test-level facts recompute completely.
     """
     timings: dict[str, float] = {}
-    params = {"window_start": window.start, "window_end": window.end}
     with psycopg.connect(source_url) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ  # one snapshot for all reads
         with conn.cursor() as cur:
             t0 = time.perf_counter()
-            cur.execute("CREATE TEMP TABLE etl_affected (session_id BIGINT PRIMARY KEY) ON COMMIT DROP")
-            cur.execute("INSERT INTO etl_affected " + read_sql("extract/affected_sessions.sql"), params)
-            cur.execute("CREATE TEMP TABLE etl_scope (session_id BIGINT PRIMARY KEY) ON COMMIT DROP")
-            cur.execute("INSERT INTO etl_scope SELECT session_id FROM etl_affected")
-            if with_buckets:
-                cur.execute(
-                    "INSERT INTO etl_scope " + read_sql("extract/bucket_sessions.sql") + " ON CONFLICT DO NOTHING"
-                )
-            cur.execute("ANALYZE etl_scope")
-            cur.execute("SELECT session_id FROM etl_affected")
-            affected = pd.Series([row[0] for row in cur.fetchall()], dtype="int64", name="session_id")
+            affected = create_scope(cur, window, with_buckets)
             timings["scope"] = time.perf_counter() - t0
             frames: dict[str, pd.DataFrame] = {}
             for name, columns in EXTRACT_COLUMNS.items():
