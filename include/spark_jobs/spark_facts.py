@@ -141,10 +141,14 @@ def session_outcomes(valid: SparkValidated, finals: DataFrame) -> DataFrame:
     (``finals``: ``final_answers(valid.answers)``)."""
     latest = valid.submissions.groupBy("session_id").agg(
         F.max(F.struct("submitted_us", "submission_id", "score", "max_score")).alias("_last"))
+    # Scores are NUMERIC with two decimals: exact integer cents, as transform.session_outcomes, so a score
+    # exactly at the pass mark passes and score_pct = (score_c * 100) / max_c is one correctly rounded division.
+    score_c, max_c = cents(F.col("_last.score")), cents(F.col("_last.max_score"))
     latest = latest.select(
         "session_id", F.col("_last.submitted_us").alias("submitted_us"),
-        F.when(F.col("_last.max_score") > 0,  # always true for valid rows; keeps ANSI division safe
-               F.col("_last.score") / F.col("_last.max_score") * F.lit(100.0)).alias("score_pct"))
+        F.when(max_c > 0,  # always true for valid rows; keeps ANSI division safe
+               (score_c * F.lit(100.0)) / max_c).alias("score_pct"),
+        score_c.cast("long").alias("score_c"), max_c.cast("long").alias("max_c"))
     answered = (finals.where(F.col("final_option").isNotNull())
                 .groupBy("session_id").agg(F.count(F.lit(1)).alias("_answered")))
     engaged = valid.answers.select("session_id").distinct().withColumn("is_engaged", F.lit(True))
@@ -161,9 +165,18 @@ def session_outcomes(valid: SparkValidated, finals: DataFrame) -> DataFrame:
         F.coalesce(F.col("_answered"), F.lit(0).cast("long")).alias("questions_answered"),
         has_submission.alias("has_submission"),
         F.coalesce(F.col("is_engaged"), F.lit(False)).alias("is_engaged"),
-        (has_submission & F.coalesce(F.col("score_pct") >= F.col("pass_score_pct"), F.lit(False))).alias("is_passed"),
+        # score / max × 100 ≥ pass_pct  ⇔  score_c × 10000 ≥ pass_c × max_c, in exact integers
+        (has_submission & F.coalesce(
+            F.col("score_c") * F.lit(10_000) >= cents(F.col("pass_score_pct")).cast("long") * F.col("max_c"),
+            F.lit(False))).alias("is_passed"),
         F.when(duration >= 0, duration.cast("double") / F.lit(1e6)).alias("duration_s"),
     )
+
+
+def cents(value: Column) -> Column:
+    """Two-decimal NUMERIC values (arriving as double) as exact integer hundredths (``transform.cents``:
+    round half to even, a double)."""
+    return F.rint(value * F.lit(100.0))
 
 
 def _rate(numerator: str, denominator: str) -> Column:

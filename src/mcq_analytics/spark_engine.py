@@ -58,8 +58,9 @@ JDBC_DRIVER_CLASS = "org.postgresql.Driver"
 EXTRA_CONF_ENV = "MCQ_SPARK_CONF"
 #: Process-environment variable: seconds after which a job is killed (unset: no limit).
 TIMEOUT_ENV = "MCQ_SPARK_TIMEOUT_SECONDS"
-#: Below this many affected answer rows a local job starts its JVM for short work (C1 JIT only).
-QUICK_START_ROWS = 500_000
+#: Below this many affected answer rows a local job runs its JVM with the C1 JIT only: on 2 busy cores it
+#: started in ~11 s instead of ~20 s and was no slower up to 1.2M answer rows (docs/spark.md).
+QUICK_START_ROWS = 2_000_000
 AUTO_COUNT_SQL = "SELECT count(*) FROM answers WHERE session_id IN (\n{affected}\n)"
 
 ProgressFn = Callable[[PipelineResult], None]
@@ -214,7 +215,6 @@ def spark_conf(master: str, expected_rows: int | None = None, extra: Mapping[str
     if is_local(master):
         conf["spark.ui.enabled"] = "false"
         if expected_rows is not None and expected_rows < QUICK_START_ROWS:
-            # A short job in one JVM: the C1 JIT alone starts in about half the time (measured 20 s → 11 s).
             conf["spark.driver.extraJavaOptions"] = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
     else:
         conf.update({
