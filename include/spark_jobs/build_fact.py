@@ -56,6 +56,7 @@ from mcq_analytics import metadata  # noqa: E402
 from mcq_analytics.load import KEY_COLUMNS, REJECT_COLUMNS, STAGE_COLUMNS, copy_frame, swap_in  # noqa: E402
 from mcq_analytics.paths import read_sql  # noqa: E402
 from mcq_analytics.pipeline import PIPELINES, new_run_id  # noqa: E402
+from mcq_analytics.redaction import redact, url_secrets  # noqa: E402
 from mcq_analytics.spark_engine import (  # noqa: E402
     jdbc_target,
     read_partitions,
@@ -417,7 +418,9 @@ def build_window(spark, source_url: str, warehouse_url: str, window: Window, out
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [""])[0][:1000]
+    """The first line of an error, with any password (of the URLs or secret-looking) replaced by ``***``."""
+    line = (str(exc).strip().splitlines() or [""])[0][:1000]
+    return redact(line, url_secrets(os.environ.get("MCQ_SOURCE_URL"), os.environ.get("MCQ_WAREHOUSE_URL")))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,6 +35,7 @@ from mcq_analytics import metadata
 from mcq_analytics.config import ConfigError, Settings
 from mcq_analytics.paths import PROJECT_ROOT, SPARK_JOBS_DIR, read_sql
 from mcq_analytics.pipeline import PIPELINES, PipelineResult, new_run_id
+from mcq_analytics.redaction import redact, url_secrets
 from mcq_analytics.windows import Window
 
 log = logging.getLogger(__name__)
@@ -456,6 +457,8 @@ def run_spark_window(settings: Settings, source_url: str, warehouse_url: str, wi
             result.error = error or "spark job reported no result"
         if result.status != "success" and not result.error:
             result.error = "spark job failed"
+        if result.error:  # the job's log tail could quote anything: no password leaves this function
+            result.error = redact(result.error, url_secrets(source_url, warehouse_url))
         counts = got or {}
         result.outcome = metadata.finish_run(
             warehouse_url, pipeline, window, run_ids[pipeline],
