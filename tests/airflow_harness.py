@@ -34,6 +34,20 @@ def sqlalchemy_url(libpq_url: str) -> str:
     return urlunsplit(urlsplit(libpq_url)._replace(scheme="postgresql+psycopg2"))
 
 
+def assert_facts_equal(got: dict[str, list[tuple]], expected: dict[str, list[tuple]], rel: float = 1e-9) -> None:
+    """Fact rows equal, floats to ``rel`` relative (the contract's tolerance: sums may add up in another order)."""
+    import math
+
+    assert set(got) == set(expected)
+    for fact, rows in expected.items():
+        assert len(got[fact]) == len(rows), f"{fact}: {len(got[fact])} rows, expected {len(rows)}"
+        for have, want in zip(got[fact], rows, strict=True):
+            same = len(have) == len(want) and all(
+                math.isclose(h, w, rel_tol=rel) if isinstance(w, float) and isinstance(h, float) else h == w
+                for h, w in zip(have, want, strict=True))
+            assert same, f"{fact}: {have} != {want}"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -13,7 +13,15 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from airflow_harness import FACTS, airflow_env, free_port, start_component, stop_components, tail
+from airflow_harness import (
+    FACTS,
+    airflow_env,
+    assert_facts_equal,
+    free_port,
+    start_component,
+    stop_components,
+    tail,
+)
 from helpers import fetch_all_facts, fetch_rejects
 from psycopg.rows import dict_row
 
@@ -31,6 +39,8 @@ def wait_for(what: str, probe: Callable[[], object], timeout: float, describe: C
     while True:
         try:
             value = probe()
+        except AssertionError:
+            raise
         except Exception:  # not up yet
             value = None
         if value:
@@ -95,11 +105,25 @@ def test_scheduler_runs_a_three_hour_backfill(pg_server, dbs, tmp_path_factory, 
                         "--to-date", "2024-06-01T12:00:00", "--max-active-runs", "1", env=env)
         airflow.airflow("dags", "unpause", DAG_ID, env=env)
         backfilled = time.perf_counter()
-        runs = wait_for(
-            "the three backfill runs to finish",
-            lambda: (rows := backfill_runs()) and len(rows) == 3
-            and all(r["state"] in ("success", "failed") for r in rows) and rows,
-            600, lambda: f"{backfill_runs()}\n{logs()}")
+        def finished_runs() -> list[dict] | None:
+            failing = failing_tasks()
+            if failing:  # fail fast: a retry would wait minutes (2 min, then 4 min back-off)
+                raise AssertionError(f"task attempts failed:\n{failing}")
+            rows = backfill_runs()
+            return rows if len(rows) == 3 and all(r["state"] in ("success", "failed") for r in rows) else None
+
+        def failing_tasks() -> str:
+            with psycopg.connect(metadata_db, row_factory=dict_row) as conn:
+                bad = conn.execute(
+                    "SELECT run_id, task_id, state, try_number FROM task_instance WHERE dag_id = %s"
+                    " AND run_id LIKE 'backfill%%' AND state IN ('failed', 'up_for_retry')", (DAG_ID,)).fetchall()
+            return "\n".join(
+                f"{t['run_id']} {t['task_id']} {t['state']} try {t['try_number']}:\n" + tail(
+                    airflow.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={t['run_id']}" / f"task_id={t['task_id']}"
+                    / f"attempt={t['try_number']}.log", 3000) for t in bad)
+
+        runs = wait_for("the three backfill runs to finish", finished_runs, 600,
+                        lambda: f"{backfill_runs()}\n{failing_tasks()}\n{logs()}")
         finished = time.perf_counter()
     finally:
         stop_components(components)
@@ -115,7 +139,7 @@ def test_scheduler_runs_a_three_hour_backfill(pg_server, dbs, tmp_path_factory, 
     try:
         for window in HOURS:
             assert {r.status for r in run_pandas_window(dbs.source_url, reference, window)} == {"success"}
-        assert fetch_all_facts(dbs.warehouse_url) == fetch_all_facts(reference)
+        assert_facts_equal(fetch_all_facts(dbs.warehouse_url), fetch_all_facts(reference))
         assert fetch_rejects(dbs.warehouse_url) == fetch_rejects(reference)
     finally:
         pg_server.drop_database(reference.rsplit("/", 1)[1])
