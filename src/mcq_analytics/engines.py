@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from mcq_analytics.config import Settings
+from mcq_analytics.config import ENGINES, Settings
 from mcq_analytics.pipeline import PIPELINES, PipelineResult, run_pandas_window
 from mcq_analytics.windows import Window
 
 ProgressFn = Callable[[PipelineResult], None]
-ENGINES = ("pandas", "spark", "auto")
 
 
 def run_window(engine: str, settings: Settings, source_url: str, warehouse_url: str, window: Window,
