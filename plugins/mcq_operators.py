@@ -71,7 +71,8 @@ class SparkFactSubmitOperator(SparkSubmitOperator):
     dies (non-zero exit, killed driver) still ends ``failed`` with the error. The job receives
     ``--pipeline --window-start --window-end --run-id`` and reads the databases from the environment
     variables ``MCQ_SOURCE_URL``/``MCQ_WAREHOUSE_URL``, filled from the Airflow connections at run time
-    (never in the command line or the rendered template fields).
+    (never in the command line or the rendered template fields). Conf and the JDBC jar default to what
+    ``run_etl.py --engine spark`` uses for the connection's master (``conf=``/``jars=`` override).
     """
 
     template_fields: Sequence[str] = (*SparkSubmitOperator.template_fields, "window_start", "window_end")
@@ -104,7 +105,9 @@ class SparkFactSubmitOperator(SparkSubmitOperator):
         self.env_vars = env
         if self.py_files is None:
             self.py_files = support.spark_py_files(self.application)
-        self._hook = None  # the hook copies env_vars/py_files when built: build it after setting them
+        master = self._get_hook()._connection.get("master") or ""  # as the provider resolves spark_default
+        self.conf, self.jars = support.spark_submit_defaults(master, self.conf, self.jars)
+        self._hook = None  # the hook copies conf/jars/env_vars/py_files when built: build it after setting them
         metadata.begin_run(warehouse_url, self.pipeline, window, "spark", run_id, triggered)
         self._open_run = (warehouse_url, window, run_id, final)
         try:

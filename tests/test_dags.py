@@ -420,3 +420,17 @@ def test_spark_env_and_package_zip(tmp_path):
     for name in ("job.py", "helper.py"):
         (tmp_path / "jobs" / name).write_text("")
     assert support.spark_py_files(tmp_path / "jobs" / "job.py", tmp_path) == f"{path},{tmp_path / 'jobs' / 'helper.py'}"
+
+
+def test_spark_submit_defaults_follow_the_spark_engine(monkeypatch, tmp_path):
+    jar = tmp_path / "postgresql.jar"
+    jar.write_text("")
+    monkeypatch.setenv("MCQ_JDBC_JAR", str(jar))
+    monkeypatch.setenv("MCQ_SPARK_CONF", "spark.executor.memory=512m")
+    conf, jars = support.spark_submit_defaults("local[2]", {"spark.sql.shuffle.partitions": "3"}, None)
+    assert jars == str(jar)
+    assert conf["spark.sql.session.timeZone"] == "UTC" and conf["spark.ui.enabled"] == "false"
+    assert conf["spark.executor.memory"] == "512m" and conf["spark.sql.shuffle.partitions"] == "3"
+    assert "spark.jars.packages" not in conf
+    cluster_conf, _ = support.spark_submit_defaults("spark://master:7077", None, "/opt/jars/pg.jar")
+    assert cluster_conf["spark.dynamicAllocation.enabled"] == "true"

@@ -207,6 +207,20 @@ def spark_py_files(application: str | Path, directory: Path | None = None) -> st
     return ",".join([str(package_zip(directory)), *map(str, siblings)])
 
 
+def spark_submit_defaults(master: str, conf: Mapping[str, Any] | None,
+                          jars: str | None) -> tuple[dict[str, Any], str | None]:
+    """Spark conf and ``--jars`` for a job on ``master``, as ``run_etl.py --engine spark`` submits it:
+    ``spark_engine.spark_conf`` (UTC, AQE, dynamic allocation on clusters, no UI locally, ``MCQ_SPARK_CONF``
+    overrides) under the operator's own ``conf``; the JDBC jar ``MCQ_JDBC_JAR`` or a usual install path
+    (else the conf downloads the driver package)."""
+    from mcq_analytics import spark_engine
+
+    jar = jars or spark_engine.find_jdbc_jar(os.environ.get("MCQ_JDBC_JAR") or None)
+    extra = spark_engine.parse_extra_conf(os.environ.get(spark_engine.EXTRA_CONF_ENV))
+    base = spark_engine.spark_conf(master, extra=extra, jdbc_jar=jar)
+    return {**base, **(conf or {})}, jar
+
+
 def spark_env(source_url: str, warehouse_url: str, base: Mapping[str, Any] | None = None,
               python: str | None = None) -> dict[str, str]:
     """Environment for ``spark-submit``: the database URLs travel as ``MCQ_SOURCE_URL``/``MCQ_WAREHOUSE_URL``
