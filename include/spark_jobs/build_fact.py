@@ -116,7 +116,7 @@ def resolve_pipelines(values: list[str]) -> list[str]:
             elif name in PIPELINES:
                 wanted.add(name)
             else:
-                raise SystemExit(f"build_fact.py: error: unknown pipeline {name!r}")
+                raise ValueError(f"unknown pipeline {name!r} (choose from {', '.join(PIPELINES)} or all)")
     return [p for p in PIPELINES if p in wanted]
 
 
@@ -429,10 +429,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         window = Window(parse_time(args.window_start), parse_time(args.window_end))
-    except WindowError as exc:
+        pipelines = resolve_pipelines(args.pipeline)
+    except (WindowError, ValueError) as exc:
         print(f"build_fact.py: error: {exc}", file=sys.stderr)
         return 2
-    pipelines = resolve_pipelines(args.pipeline)
     source_url = os.environ.get("MCQ_SOURCE_URL")
     warehouse_url = os.environ.get("MCQ_WAREHOUSE_URL")
     if not source_url or not warehouse_url:
