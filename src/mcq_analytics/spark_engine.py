@@ -62,6 +62,8 @@ TIMEOUT_ENV = "MCQ_SPARK_TIMEOUT_SECONDS"
 #: Below this many affected answer rows a local job runs its JVM with the C1 JIT only: on 2 busy cores it
 #: started in ~11 s instead of ~20 s and was no slower up to 1.2M answer rows (docs/spark.md).
 QUICK_START_ROWS = 2_000_000
+#: Job logs kept in ``<state dir>/spark`` (the newest; older ones are deleted after each run).
+KEEP_LOGS = 50
 AUTO_COUNT_SQL = "SELECT count(*) FROM answers WHERE session_id IN (\n{affected}\n)"
 
 ProgressFn = Callable[[PipelineResult], None]
@@ -397,6 +399,14 @@ def _run_subprocess(argv: list[str], env: dict[str, str], log_path: Path, timeou
             raise
 
 
+def prune_logs(work_dir: Path, keep: int = KEEP_LOGS) -> None:
+    """Keep the newest ``keep`` job logs of ``work_dir`` (one per window run)."""
+    logs = sorted(work_dir.glob("job-*.log"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in logs[keep:]:
+        with suppress(OSError):
+            old.unlink()
+
+
 def run_spark_window(settings: Settings, source_url: str, warehouse_url: str, window: Window,
                      pipelines: Sequence[str] = PIPELINES, triggered_by: str = "cli",
                      run_ids: dict[str, str] | None = None, progress: ProgressFn | None = None,
@@ -443,6 +453,8 @@ def run_spark_window(settings: Settings, source_url: str, warehouse_url: str, wi
         error = f"spark job could not run: {type(exc).__name__}: {exc}"
         log.error("%s", error)
     seconds = time.perf_counter() - t0
+    with suppress(OSError):
+        prune_logs(work_dir)
     results = []
     for pipeline in pipelines:
         got = reported.get(pipeline)
