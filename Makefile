@@ -25,6 +25,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m mcq_analytics.bench $(BENCH_ARGS)
 
+airflow: $(STAMP)
+	scripts/airflow_local.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 

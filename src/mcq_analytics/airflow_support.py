@@ -9,11 +9,9 @@ time).
 from __future__ import annotations
 
 import hashlib
-import inspect
 import logging
 import os
 import tempfile
-import time
 import zipfile
 from collections.abc import Mapping
 from datetime import datetime
@@ -21,8 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from mcq_analytics import metadata
-from mcq_analytics.pipeline import PipelineResult, build_and_load, run_pandas_window
+from mcq_analytics.pipeline import PipelineResult, run_pandas_window
 from mcq_analytics.windows import Window, parse_time
 
 log = logging.getLogger(__name__)
@@ -145,40 +142,15 @@ def paused_upon_creation(dag_id: str, environ: Mapping[str, str] | None = None) 
 
 
 # -- one fact build ------------------------------------------------------------------------------
-def _supports_final() -> bool:
-    return "final" in inspect.signature(run_pandas_window).parameters
-
-
 def run_fact_build(source_url: str, warehouse_url: str, window: Window, pipeline: str, run_id: str,
                    triggered: str, final: bool = True) -> PipelineResult:
     """Build one fact for one window on the Pandas engine with ``etl_metadata`` bookkeeping.
 
     ``final=False`` (an attempt Airflow will retry) records the failure in the run log without counting
-    it as a pipeline failure. Uses ``run_pandas_window(..., final=...)`` where the pipeline module offers
-    it; otherwise the same steps here.
+    it as a pipeline failure.
     """
-    if _supports_final():
-        return run_pandas_window(source_url, warehouse_url, window, [pipeline], triggered,
-                                 run_ids={pipeline: run_id}, final=final)[0]
-    from mcq_analytics.extract import extract_window
-
-    metadata.begin_run(warehouse_url, pipeline, window, "pandas", run_id, triggered)
-    result = PipelineResult(pipeline, window, run_id, "failed", "pandas")
-    t0 = time.perf_counter()
-    try:
-        src = extract_window(source_url, window, with_buckets=pipeline != "question_interaction_fact")
-        result.rows_read = src.rows_read
-        result.rows_written, result.rows_rejected = build_and_load(pipeline, src, warehouse_url, window, run_id)
-        result.status = "success"
-    except Exception as exc:
-        result.error = f"{type(exc).__name__}: {exc}"
-        log.error("%s %s failed: %s", pipeline, window, result.error)
-    result.seconds = time.perf_counter() - t0
-    result.outcome = metadata.finish_run(
-        warehouse_url, pipeline, window, run_id, error=result.error, rows_read=result.rows_read,
-        rows_written=result.rows_written, rows_rejected=result.rows_rejected, engine="pandas", final=final,
-    )
-    return result
+    return run_pandas_window(source_url, warehouse_url, window, [pipeline], triggered,
+                             run_ids={pipeline: run_id}, final=final)[0]
 
 
 # -- Spark submission helpers -----------------------------------------------------------------------

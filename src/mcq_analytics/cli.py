@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from mcq_analytics import alerts, metadata, reporting
-from mcq_analytics.config import ConfigError, Settings, load_settings
+from mcq_analytics.config import ENGINES, ConfigError, Settings, load_settings
 from mcq_analytics.connections import ConnectionFailed, Databases, check_reachable, resolve_databases
 from mcq_analytics.demo import DemoRefused, run_demo
 from mcq_analytics.embedded_pg import EmbeddedPostgresError
@@ -27,7 +27,6 @@ from mcq_analytics.schema import init_databases
 from mcq_analytics.windows import Window, WindowError, last_full_hour, parse_time
 
 COMMANDS = ("run", "init-db", "status", "demo")
-ENGINE_CHOICES = ("pandas",)
 
 
 class UsageError(Exception):
@@ -47,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--env", default="dev", help="environment: loads .env.ENV (default: dev)")
     parser.add_argument("--start", help="window range start, 'YYYY:MM:DD HH' or ISO 8601 (UTC if no zone)")
     parser.add_argument("--end", help="window range end (exclusive); default: the last full hour")
-    parser.add_argument("--engine", choices=ENGINE_CHOICES, help="override MCQ_ENGINE")
+    parser.add_argument("--engine", choices=ENGINES, help="override MCQ_ENGINE (pandas, spark, auto)")
     parser.add_argument("--pipeline", action="append", choices=PIPELINES,
                         help="run only this fact table's pipeline (repeatable; default: all three)")
     parser.add_argument("--answers", type=int, default=50_000, help="demo: answer rows to generate")

@@ -63,11 +63,13 @@ def build_and_load(pipeline: str, src: SourceFrames, warehouse_url: str, window:
 def run_pandas_window(source_url: str, warehouse_url: str, window: Window,
                       pipelines: Sequence[str] = PIPELINES, triggered_by: str = "cli",
                       run_ids: dict[str, str] | None = None,
-                      progress: Callable[[PipelineResult], None] | None = None) -> list[PipelineResult]:
+                      progress: Callable[[PipelineResult], None] | None = None,
+                      final: bool = True) -> list[PipelineResult]:
     """Run ``pipelines`` for one window on the Pandas engine, extracting the source once.
 
     Every pipeline is recorded ``running`` first, then ``success`` or ``failed`` with its own error; a
     failure of one pipeline never stops the others, and its fact table is left as it was.
+    ``final=False`` marks an attempt the scheduler will retry: its failure is logged, not counted.
     """
     run_ids = run_ids or {p: new_run_id(p, window) for p in pipelines}
     for pipeline in pipelines:
@@ -102,7 +104,7 @@ def run_pandas_window(source_url: str, warehouse_url: str, window: Window,
         result.outcome = metadata.finish_run(
             warehouse_url, pipeline, window, run_ids[pipeline], error=result.error,
             rows_read=result.rows_read, rows_written=result.rows_written, rows_rejected=result.rows_rejected,
-            engine="pandas",
+            engine="pandas", final=final,
         )
         results.append(result)
         if progress:
