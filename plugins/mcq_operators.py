@@ -54,7 +54,13 @@ class FactBuildOperator(BaseOperator):
         source_url = support.connection_url(self.source_conn_id)
         warehouse_url = support.connection_url(self.warehouse_conn_id)
         self.log.info("building %s for %s as %s (final attempt: %s)", self.pipeline, window, run_id, final)
-        result = support.run_fact_build(source_url, warehouse_url, window, self.pipeline, run_id, triggered, final)
+        try:
+            result = support.run_fact_build(source_url, warehouse_url, window, self.pipeline, run_id, triggered,
+                                            final)
+        except BaseException as exc:  # AirflowTaskTimeout/AirflowTaskTerminated skip run_pandas_window's handler
+            metadata.finish_run(warehouse_url, self.pipeline, window, run_id, error=f"{type(exc).__name__}: {exc}",
+                                engine="pandas", final=final)
+            raise
         if result.status != "success":
             raise FactBuildFailed(f"{self.pipeline} {window} failed: {result.error}")
         self.log.info("%s: read %d, wrote %d, rejected %d rows in %.2fs", self.pipeline, result.rows_read,
