@@ -8,11 +8,9 @@ time).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import tempfile
-import zipfile
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from mcq_analytics.pipeline import PipelineResult, run_pandas_window
+from mcq_analytics.spark_engine import package_zip
 from mcq_analytics.windows import Window, parse_time
 
 log = logging.getLogger(__name__)
@@ -154,29 +153,11 @@ def run_fact_build(source_url: str, warehouse_url: str, window: Window, pipeline
 
 
 # -- Spark submission helpers -----------------------------------------------------------------------
-def package_zip(directory: Path | None = None) -> Path:
-    """A zip of the ``mcq_analytics`` package for ``spark-submit --py-files`` (rebuilt when it changes)."""
-    package = Path(__file__).resolve().parent
-    files = sorted(p for p in package.rglob("*.py") if "__pycache__" not in p.parts)
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(str(path.relative_to(package)).encode())
-        digest.update(path.read_bytes())
-    target = (directory or Path(tempfile.gettempdir())) / f"mcq_analytics-{digest.hexdigest()[:12]}.zip"
-    if not target.exists():
-        partial = target.with_suffix(f".{os.getpid()}.tmp")
-        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
-            for path in files:
-                zf.write(path, Path("mcq_analytics") / path.relative_to(package))
-        partial.replace(target)
-    return target
-
-
 def spark_py_files(application: str | Path, directory: Path | None = None) -> str:
     """``--py-files`` for a job: the package zip and the Python modules next to the application."""
     app = Path(application)
     siblings = sorted(p for p in app.parent.glob("*.py") if p.name != app.name) if app.parent.is_dir() else []
-    return ",".join([str(package_zip(directory)), *map(str, siblings)])
+    return ",".join([str(package_zip(directory or Path(tempfile.gettempdir()))), *map(str, siblings)])
 
 
 def spark_submit_defaults(master: str, conf: Mapping[str, Any] | None,
