@@ -7,6 +7,7 @@ import io
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 import psycopg
 import pyarrow as pa
@@ -47,10 +48,12 @@ class SourceFrames:
         return len(self.sessions) + len(self.answers) + len(self.submissions)
 
 
-def copy_to_frame(cur: psycopg.Cursor, query: str, columns: dict[str, pa.DataType]) -> pd.DataFrame:
-    """Run ``COPY (query) TO STDOUT`` and parse the CSV with Arrow into the given column types."""
+def copy_to_frame(cur: psycopg.Cursor, query: str, columns: dict[str, pa.DataType],
+                  params: dict[str, object] | None = None) -> pd.DataFrame:
+    """Run ``COPY (query) TO STDOUT`` and parse the CSV with Arrow into the given column types (``params``
+    are bound client-side: COPY takes no server-side parameters)."""
     buf = io.BytesIO()
-    with cur.copy(f"COPY ({query}) TO STDOUT (FORMAT csv)") as copy:
+    with cur.copy(f"COPY ({query}) TO STDOUT (FORMAT csv)", params) as copy:
         for block in copy:
             buf.write(block)
     if buf.tell() == 0:
@@ -100,6 +103,10 @@ def extract_window(source_url: str, window: Window, with_buckets: bool) -> Sourc
             frames: dict[str, pd.DataFrame] = {}
             for name, columns in EXTRACT_COLUMNS.items():
                 t0 = time.perf_counter()
-                frames[name] = copy_to_frame(cur, read_sql(f"extract/{name}.sql").strip(), columns)
+                query, params = read_sql(f"extract/{name}.sql"), None
+                if name == "questions":  # the questions the extracted answers point at (answers come first)
+                    query = read_sql("extract/questions_by_id.sql")
+                    params = {"question_ids": np.unique(frames["answers"]["question_id"].to_numpy()).tolist()}
+                frames[name] = copy_to_frame(cur, query.strip(), columns, params)
                 timings[name] = time.perf_counter() - t0
     return SourceFrames(affected_ids=affected, seconds=timings, **frames)
