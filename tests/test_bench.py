@@ -1,0 +1,106 @@
+"""The benchmark (``python -m mcq_analytics.bench``) at its tiny scale, so it cannot rot: the whole CLI runs
+end to end on its own throwaway PostgreSQL, without Spark, in well under a minute. The figures themselves
+are not asserted (timings are not unit tests); their presence, shape and the clean-up are."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from mcq_analytics import bench
+from mcq_analytics.paths import PROJECT_ROOT
+
+
+def run_bench(*args: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mcq_analytics.bench", *args], capture_output=True, text=True,
+                          cwd=PROJECT_ROOT, timeout=timeout)
+
+
+def test_tiny_benchmark_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "tiny.json"
+    proc = run_bench("--scale", "tiny", "--engines", "pandas,reference", "--json", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    for heading in ("1. One hourly window", "2. The same small window", "3. Backfill", "4. Spark start-up",
+                    "5. Window size against time", "Targets"):
+        assert heading in proc.stdout
+    assert "× reference" in proc.stdout
+
+    report = json.loads(out.read_text())
+    assert report["engines"] == ["reference", "pandas"]
+    a, b = report["phases"]["A"], report["phases"]["B"]
+    small, large = report["layout"]["small"], report["layout"]["large"]
+    # The same window data on both histories: the same affected answers, the same facts written.
+    assert a["windows"][small]["affected_answers"] == b["windows"][small]["affected_answers"] > 0
+    assert a["windows"][large]["affected_answers"] > a["windows"][small]["affected_answers"]
+    for phase, name in ((a, small), (a, large), (b, small)):
+        runs = phase["windows"][name]["runs"]
+        assert {e: r["ok"] for e, r in runs.items()} == {"reference": True, "pandas": True}
+        assert runs["pandas"]["seconds"] > 0 and runs["pandas"]["peak_rss_mib"] > 0
+        # Both implementations write the same number of fact rows for the window.
+        reference, pandas = runs["reference"]["windows"][0]["written"], runs["pandas"]["windows"][0]["written"]
+        for fact in ("question_interaction_fact", "test_summary_fact", "test_funnel_fact"):
+            assert pandas[fact] == reference[fact], fact
+    backfill = b["backfill"]["runs"]
+    assert len(backfill["pandas"]["windows"]) == len(backfill["reference"]["windows"]) == b["backfill"]["windows"]
+    assert {c["query"] for c in b["explain"]} >= {"extract/affected_sessions.sql", "extract/answers.sql",
+                                                  "reference/scope.sql"}
+    assert "pandas_window_vs_reference" in report["targets"]
+    assert "history_growth_pandas" in report["targets"]
+
+    # It cleaned up after itself: the throwaway server and its folder are gone.
+    match = re.search(r"starting a throwaway PostgreSQL in (\S+)", proc.stderr)
+    assert match and not Path(match.group(1)).exists()
+
+
+def test_refuses_to_truncate_given_databases_that_hold_rows(dbs) -> None:
+    with psycopg.connect(dbs.source_url) as conn:
+        conn.execute("INSERT INTO tests (test_id, teacher_id, title) VALUES (1, 1, 'mine')")
+    proc = run_bench("--scale", "tiny", "--engines", "pandas", "--source-url", dbs.source_url,
+                     "--warehouse-url", dbs.warehouse_url, timeout=60)
+    assert proc.returncode == 2
+    assert "--reset" in proc.stderr and "tests" in proc.stderr
+    with psycopg.connect(dbs.source_url) as conn:
+        assert conn.execute("SELECT title FROM tests").fetchall() == [("mine",)]
+
+
+def test_given_databases_are_used_with_reset_and_left_empty(dbs) -> None:
+    with psycopg.connect(dbs.source_url) as conn:
+        conn.execute("INSERT INTO tests (test_id, teacher_id, title) VALUES (1, 1, 'mine')")
+    proc = run_bench("--scale", "tiny", "--engines", "reference", "--source-url", dbs.source_url,
+                     "--warehouse-url", dbs.warehouse_url, "--reset", "--json", "/dev/null")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1. One hourly window" in proc.stdout
+    with psycopg.connect(dbs.source_url) as conn:
+        for table in bench.SOURCE_TABLES:
+            assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table
+        schemas = {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace")}
+        assert not schemas & {bench.STAGE_SCHEMA, bench.REFERENCE_SCHEMA}
+
+
+def test_bad_arguments_exit_2() -> None:
+    assert run_bench("--engines", "pandas,duckdb", timeout=60).returncode == 2
+    assert run_bench("--source-url", "postgresql://x@127.0.0.1:9/db", timeout=60).returncode == 2
+
+
+def test_spark_is_skipped_with_a_reason_without_java(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench.shutil, "which", lambda name: None)
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    assert "no Java" in (bench._spark_unavailable() or "")
+
+
+def test_crossover_from_measured_points() -> None:
+    # Spark: 20 s fixed + 2 s per million; Pandas: 0.5 s + 10 s per million -> equal at 2.4375M rows.
+    pandas = [(n, 0.5 + 10e-6 * n) for n in (10_000, 1_000_000, 3_000_000)]
+    spark = [(n, 20 + 2e-6 * n) for n in (10_000, 1_000_000, 3_000_000)]
+    assert bench.crossover(pandas, spark)["rows"] == 2_437_500
+    slower = [(n, 20 + 12e-6 * n) for n in (10_000, 1_000_000)]
+    result = bench.crossover(pandas, slower)
+    assert result["rows"] is None and "never" in result["verdict"]
+    assert bench.crossover(pandas[:1], spark[:1])["verdict"] == "not enough points"
