@@ -94,7 +94,7 @@ def load_settings(env: str, environ: dict[str, str] | None = None, root: Path = 
         warehouse_url=warehouse_url,
         use_embedded=use_embedded,
         engine=engine,
-        auto_engine_threshold=_int(values, "MCQ_AUTO_ENGINE_THRESHOLD_ROWS", 2_000_000),
+        auto_engine_threshold=_int(values, "MCQ_AUTO_ENGINE_THRESHOLD_ROWS", 10_000_000),
         spark_master=values.get("MCQ_SPARK_MASTER") or "local[*]",
         jdbc_jar=values.get("MCQ_JDBC_JAR") or None,
         alert_threshold=_int(values, "MCQ_ALERT_THRESHOLD", 2),
