@@ -548,7 +548,6 @@ def explain_window_queries(source_url: str, window: Window) -> list[dict[str, An
             plans[name] = cur.fetchone()[0][0]["Plan"]
 
         explain("extract/affected_sessions.sql", read_sql("extract/affected_sessions.sql"), params)
-        explain("reference/scope.sql", read_sql("reference/scope.sql"), params)
         create_scope(cur, window, with_buckets=True)
         explain("extract/bucket_sessions.sql", read_sql("extract/bucket_sessions.sql"))
         for name in EXTRACT_COLUMNS:

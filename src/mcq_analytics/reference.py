@@ -88,7 +88,7 @@ def run_reference(
             )
         cur.execute(
             sql.SQL("CREATE TEMP TABLE reference_scope ON COMMIT DROP AS {}").format(
-                sql.SQL(read_sql("reference/scope.sql"))
+                sql.SQL(read_sql("extract/affected_sessions.sql"))
             ),
             bounds,
         )
