@@ -542,10 +542,15 @@ def explain_window_queries(source_url: str, window: Window) -> list[dict[str, An
 
     params = {"window_start": window.start, "window_end": window.end}
     plans: dict[str, dict[str, Any]] = {}
+    errors: dict[str, str] = {}
     with psycopg.connect(source_url) as conn, conn.cursor() as cur:
         def explain(name: str, query: str, args: dict[str, Any] | None = None) -> None:
-            cur.execute("EXPLAIN (FORMAT JSON) " + query, args)
-            plans[name] = cur.fetchone()[0][0]["Plan"]
+            try:
+                with conn.transaction():  # a savepoint: one failing query does not lose the others
+                    cur.execute("EXPLAIN (FORMAT JSON) " + query, args)
+                    plans[name] = cur.fetchone()[0][0]["Plan"]
+            except psycopg.Error as exc:
+                errors[name] = f"{type(exc).__name__}: {exc}"
 
         explain("extract/affected_sessions.sql", read_sql("extract/affected_sessions.sql"), params)
         create_scope(cur, window, with_buckets=True)
@@ -565,6 +570,8 @@ def explain_window_queries(source_url: str, window: Window) -> list[dict[str, An
                 scans.add(f"{node['Node Type']} using {index}")
         seq = sorted(s.removeprefix("Seq Scan ") for s in scans if s.startswith("Seq Scan "))
         checks.append({"query": name, "seq_scans": seq, "scans": sorted(scans), "ok": "answers" not in seq})
+    checks += [{"query": name, "seq_scans": [], "scans": [], "ok": False, "error": error}
+               for name, error in errors.items()]
     return checks
 
 
@@ -657,7 +664,8 @@ def recommend_threshold(cross: dict[str, Any], memory: dict[str, Any]) -> dict[s
     return {"rows": None, "basis": None, "text": "no recommendation from these figures"}
 
 
-def run_benchmark(ctx: Context) -> dict[str, Any]:
+def run_benchmark(ctx: Context, report: dict[str, Any]) -> None:
+    """Measure everything, filling ``report`` as it goes (a failure keeps what was measured)."""
     scale = ctx.scale
     hours = scale.history_hours
     small = DataSet("window_small", scale.window_small, HISTORY_START + (hours + 2) * HOUR, 1, 201, ID_STRIDE)
@@ -666,7 +674,9 @@ def run_benchmark(ctx: Context) -> dict[str, Any]:
         for k, n in enumerate(sorted({scale.window_large, *scale.extra_windows} - {scale.window_small}), start=1)
     ]
     large = next(d for d in sizes if d.answers == scale.window_large)
-    report: dict[str, Any] = {"phases": {}}
+    report["phases"] = {}
+    report["layout"] = {"history_start": HISTORY_START, "catalog_at": CATALOG_AT,
+                        "datasets": [asdict(d) for d in sizes], "large": large.name, "small": small.name}
 
     # Phase A: the small history, the window sizes, the big window.
     ctx.say(f"phase A: {scale.history_small:,}-answer history + windows of "
@@ -680,6 +690,7 @@ def run_benchmark(ctx: Context) -> dict[str, Any]:
     reset_warehouse(ctx.source_url, ctx.warehouse_url)
     ctx.say(f"  data ready in {time.perf_counter() - t0:.1f} s")
     phase_a: dict[str, Any] = {"rows": rows, "windows": {}}
+    report["phases"]["A"] = phase_a
     if scale.warm_warehouse:
         phase_a["backfill"] = measure_backfill(ctx, history, spark_windows=0)
     if "spark" in ctx.engines:
@@ -690,7 +701,6 @@ def run_benchmark(ctx: Context) -> dict[str, Any]:
         repeat = ctx.repeat if data is small else 1
         runs = measure_window(ctx, f"{count:,}-answer window", data.window, repeat, prime=scale.prime)
         phase_a["windows"][data.name] = {"window": data.window, "affected_answers": count, "runs": runs}
-    report["phases"]["A"] = phase_a
 
     # Phase B: the large history, the same small window on top of it, the backfill.
     ctx.say(f"phase B: {scale.history_large:,}-answer history + the same {small.answers:,}-answer window")
@@ -701,15 +711,12 @@ def run_benchmark(ctx: Context) -> dict[str, Any]:
     reset_warehouse(ctx.source_url, ctx.warehouse_url)
     ctx.say(f"  data ready in {time.perf_counter() - t0:.1f} s")
     phase_b: dict[str, Any] = {"rows": rows, "windows": {}}
+    report["phases"]["B"] = phase_b
     phase_b["backfill"] = measure_backfill(ctx, history, spark_windows=ctx.spark_backfill_windows)
     count = affected_answers(ctx.source_url, small.window)
     runs = measure_window(ctx, f"{count:,}-answer window", small.window, ctx.repeat, prime=scale.prime)
     phase_b["windows"][small.name] = {"window": small.window, "affected_answers": count, "runs": runs}
     phase_b["explain"] = explain_window_queries(ctx.source_url, small.window)
-    report["phases"]["B"] = phase_b
-    report["layout"] = {"history_start": HISTORY_START, "catalog_at": CATALOG_AT,
-                        "datasets": [asdict(d) for d in (*sizes,)], "large": large.name, "small": small.name}
-    return report
 
 
 def measure_backfill(ctx: Context, history: DataSet, spark_windows: int) -> dict[str, Any]:
@@ -851,8 +858,12 @@ def summarise(ctx: Context | SimpleNamespace, report: dict[str, Any]) -> tuple[s
     explain = b["explain"]
     bad = [c for c in explain if not c["ok"]]
     others = [f"{c['query']}: {', '.join(c['seq_scans'])}" for c in explain if c["ok"] and c["seq_scans"]]
-    found = ("no sequential scan of answers" if not bad else
-             "SEQUENTIAL SCAN of answers in " + ", ".join(c["query"] for c in bad))
+    scanned = [c["query"] for c in bad if not c.get("error")]
+    failed = [f"{c['query']} ({c['error']})" for c in bad if c.get("error")]
+    found = ("no sequential scan of answers" if not scanned else
+             "SEQUENTIAL SCAN of answers in " + ", ".join(scanned))
+    if failed:
+        found = "could not EXPLAIN " + "; ".join(failed) + "; " + found
     found += ("; sequential scans of smaller tables: " + "; ".join(others)) if others else \
         ", sessions or submissions (index scans only)"
     if ctx.scale.history_large >= EXPLAIN_MIN_HISTORY:
@@ -1102,13 +1113,20 @@ def main(argv: list[str] | None = None) -> int:
                       else args.spark_backfill_windows, say=say)
         report = {"scale": asdict(scale), "engines": engines, "skipped": skipped, "repeat": ctx.repeat,
                   "machine": machine_info(source_url), "started_at": datetime.now(UTC)}
-        report.update(run_benchmark(ctx))
-        text, targets = summarise(ctx, report)
+        path = args.json or RESULTS_DIR / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{scale.name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            run_benchmark(ctx, report)
+            text, targets = summarise(ctx, report)
+        except Exception:
+            report["error"] = traceback.format_exc()
+            report["elapsed_seconds"] = time.perf_counter() - began
+            path.write_text(json.dumps(_jsonable(report), indent=2) + "\n", encoding="utf-8")
+            say(f"{report['error']}the benchmark failed; what it measured is in {path}")
+            return 1
         report["targets"] = targets
         report["elapsed_seconds"] = time.perf_counter() - began
         print(text)
-        path = args.json or RESULTS_DIR / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{scale.name}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(_jsonable(report), indent=2) + "\n", encoding="utf-8")
         say(f"results written to {path} ({report['elapsed_seconds']:.0f} s in all)")
         failed = [f"{r.engine} {r.label}" for r in _all_runs(report) if not r.ok]
