@@ -16,10 +16,12 @@ from airflow.providers.common.sql.operators.sql import (
 from airflow.sdk import Asset, BaseOperator, CronDataIntervalTimetable
 
 from mcq_analytics import airflow_support as support
+from mcq_analytics import facts as registry
 from mcq_analytics.alerts import on_task_failure, on_task_success
+from mcq_analytics.facts import FACT_NAMES
 from mcq_analytics.paths import SQL_DIR
 
-FACTS = ("question_interaction_fact", "test_summary_fact", "test_funnel_fact")
+FACTS = FACT_NAMES
 
 #: Hourly windows [HH:00, HH+1:00) UTC. Not "@hourly": in Airflow 3 that gives a zero-length data interval.
 SCHEDULE = CronDataIntervalTimetable("0 * * * *", timezone="UTC")
@@ -40,26 +42,6 @@ DEFAULT_ARGS: dict[str, Any] = {
 CHECK_ARGS: dict[str, Any] = {"retries": 1, "retry_delay": timedelta(seconds=30),
                               "retry_exponential_backoff": 0, "execution_timeout": timedelta(minutes=10)}
 
-FACT_DOCS = {
-    "question_interaction_fact": """\
-### `analytics.question_interaction_fact`
-One row per (session_id, question_id) with at least one valid answer: first/last answer time, the UTC hour
-of the last answer (`hour_start`), answer events and changes, the final option, correctness, points and time
-spent. A window recomputes every **affected session** completely (docs/data_contract.md §3–4).
-""",
-    "test_summary_fact": """\
-### `analytics.test_summary_fact`
-One row per (test_id, hour_start) — the cohort of sessions that *started* in that UTC hour: sessions,
-students, submissions, score statistics (avg/median/min/max %), passes and pass rate, average duration and
-questions answered. A window recomputes every (test, hour) bucket an affected session falls in.
-""",
-    "test_funnel_fact": """\
-### `analytics.test_funnel_fact`
-The same (test_id, hour_start) cohort as a funnel: started ≥ engaged ≥ submitted ≥ passed, the side count
-`completed`, each as a rate of `started`, and the stage with the largest drop-off.
-""",
-}
-
 CHECKS_DOC = """
 **Tasks.** `build` writes the fact for the run's data interval in one locked, atomic transaction and records
 `etl_metadata`/`etl_run_log`; then three data-quality checks on connection `mcq_warehouse`, scoped to the
@@ -72,8 +54,8 @@ sessions or (test, hour) buckets the window recomputed (one sequential scan of t
 
 def fact_asset(fact: str) -> Asset:
     """The asset a fact's build task updates (both engines' DAGs update the same one)."""
-    return Asset(name=f"mcq_warehouse.analytics.{fact}", uri=f"mcq://mcq_warehouse/analytics/{fact}",
-                 group="mcq_analytics")
+    declared = registry.fact(fact)
+    return Asset(name=declared.asset_name, uri=declared.asset_uri, group="mcq_analytics")
 
 
 def dag_doc(engine_text: str) -> str:
@@ -114,49 +96,12 @@ def dag_kwargs(dag_id: str, engine_text: str, tags: list[str]) -> dict[str, Any]
 
 
 def group_doc(fact: str) -> str:
-    return FACT_DOCS[fact] + CHECKS_DOC
+    return registry.fact(fact).doc + CHECKS_DOC
 
 
 def scope_clause(fact: str) -> str:
     """SQL (Jinja) restricting a check to the rows written by this DAG run's builds of ``fact``."""
     return f"starts_with(etl_run_id, {support.run_prefix_template(fact)})"
-
-
-_KEYS = {
-    "question_interaction_fact": ("session_id", "question_id"),
-    "test_summary_fact": ("test_id", "hour_start"),
-    "test_funnel_fact": ("test_id", "hour_start"),
-}
-_NOT_NULL = {
-    "question_interaction_fact": ("test_id", "student_id", "hour_start"),
-    "test_summary_fact": (),
-    "test_funnel_fact": (),
-}
-_RANGES: dict[str, dict[str, tuple[float, float | None]]] = {
-    "question_interaction_fact": {"points_awarded": (0, None), "time_spent_ms": (0, None),
-                                  "answer_changes": (0, None)},
-    "test_summary_fact": {"pass_rate": (0, 1), "avg_score_pct": (0, 100), "median_score_pct": (0, 100),
-                          "min_score_pct": (0, 100), "max_score_pct": (0, 100),
-                          "avg_duration_seconds": (0, None), "avg_questions_answered": (0, None)},
-    "test_funnel_fact": {"engaged_rate": (0, 1), "submitted_rate": (0, 1), "passed_rate": (0, 1),
-                         "completed_rate": (0, 1)},
-}
-#: Aggregate rules (one row whatever the scope, so an empty scope passes).
-_TABLE_RULES = {
-    "question_interaction_fact": {
-        "keys_unique": "COUNT(*) = COUNT(DISTINCT (session_id, question_id))",
-    },
-    "test_summary_fact": {
-        "keys_unique": "COUNT(*) = COUNT(DISTINCT (test_id, hour_start))",
-        "counts_nested": "COUNT(*) FILTER (WHERE NOT (sessions_started >= students AND sessions_started >= "
-                         "submissions AND submissions >= passed AND passed >= 0)) = 0",
-    },
-    "test_funnel_fact": {
-        "keys_unique": "COUNT(*) = COUNT(DISTINCT (test_id, hour_start))",
-        "stages_non_increasing": "COUNT(*) FILTER (WHERE NOT (started >= engaged AND engaged >= submitted "
-                                 "AND submitted >= passed AND passed >= 0)) = 0",
-    },
-}
 
 
 def _range_check(low: float, high: float | None) -> dict[str, dict[str, float]]:
@@ -168,12 +113,13 @@ def _range_check(low: float, high: float | None) -> dict[str, dict[str, float]]:
 
 def quality_checks(fact: str, conn_id: str = support.WAREHOUSE_CONN_ID) -> list[BaseOperator]:
     """The three check tasks of a fact's group (create them inside the group's context)."""
-    table = f"analytics.{fact}"
+    declared = registry.fact(fact)
+    table = declared.table
     scope = scope_clause(fact)
     column_mapping: dict[str, dict[str, Any]] = {
-        col: {"null_check": {"equal_to": 0}} for col in (*_KEYS[fact], *_NOT_NULL[fact])
+        col: {"null_check": {"equal_to": 0}} for col in (*declared.keys, *declared.not_null)
     }
-    for col, (low, high) in _RANGES[fact].items():
+    for col, (low, high) in declared.ranges.items():
         column_mapping[col] = _range_check(low, high)
     columns = SQLColumnCheckOperator(
         task_id="check_columns", conn_id=conn_id, table=table, column_mapping=column_mapping,
@@ -183,7 +129,7 @@ def quality_checks(fact: str, conn_id: str = support.WAREHOUSE_CONN_ID) -> list[
     )
     table_checks = SQLTableCheckOperator(
         task_id="check_table", conn_id=conn_id, table=table,
-        checks={name: {"check_statement": stmt} for name, stmt in _TABLE_RULES[fact].items()},
+        checks={name: {"check_statement": stmt} for name, stmt in declared.table_rules.items()},
         partition_clause=scope, **CHECK_ARGS,
         doc_md="Unique keys and nested counts (funnel stages non-increasing) over this run's rows.",
     )

@@ -22,11 +22,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from mcq_analytics.facts import FACT_NAMES
+
 REPO = Path(__file__).resolve().parents[1]
 DAGS_DIR = REPO / "dags"
 PLUGINS_DIR = REPO / "plugins"
 VENV_BIN = Path(sys.executable).parent
-FACTS = ("question_interaction_fact", "test_summary_fact", "test_funnel_fact")
+FACTS = FACT_NAMES
 
 
 def sqlalchemy_url(libpq_url: str) -> str:

@@ -8,23 +8,16 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-FACT_COLUMNS = {
-    "question_interaction_fact": (
-        "session_id, question_id, test_id, student_id, first_answered_at, last_answered_at, hour_start, "
-        "answer_events, answer_changes, final_option, is_correct, points_awarded::float8, time_spent_ms",
-        "session_id, question_id",
-    ),
-    "test_summary_fact": (
-        "test_id, hour_start, sessions_started, students, submissions, avg_score_pct, median_score_pct, "
-        "min_score_pct, max_score_pct, passed, pass_rate, avg_duration_seconds, avg_questions_answered",
-        "test_id, hour_start",
-    ),
-    "test_funnel_fact": (
-        "test_id, hour_start, started, engaged, submitted, passed, completed, engaged_rate, submitted_rate, "
-        "passed_rate, completed_rate, drop_off_stage",
-        "test_id, hour_start",
-    ),
-}
+from mcq_analytics.facts import REGISTRY, Fact
+
+
+def _select_list(fact: Fact) -> str:
+    """The fact's columns for comparisons: NUMERIC read as float8 (the engines' exact staged value)."""
+    return ", ".join(f"{c.name}::float8" if c.sql_type == "numeric" else c.name for c in fact.columns)
+
+
+#: Per fact: (SELECT list without the audit columns, ORDER BY keys), from the registry.
+FACT_COLUMNS = {f.name: (_select_list(f), ", ".join(f.keys)) for f in REGISTRY}
 
 T0 = datetime(2024, 6, 1, 10, 0, tzinfo=UTC)
 

@@ -53,6 +53,7 @@ from psycopg import sql  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
 from mcq_analytics import metadata  # noqa: E402
+from mcq_analytics.facts import fact  # noqa: E402
 from mcq_analytics.load import KEY_COLUMNS, REJECT_COLUMNS, STAGE_COLUMNS, copy_frame, swap_in  # noqa: E402
 from mcq_analytics.paths import read_sql  # noqa: E402
 from mcq_analytics.pipeline import PIPELINES, new_run_id  # noqa: E402
@@ -63,7 +64,6 @@ from mcq_analytics.spark_engine import (  # noqa: E402
     scope_predicates,
     shuffle_partitions,
 )
-from mcq_analytics.transform import PIPELINE_SOURCE_TABLES  # noqa: E402
 from mcq_analytics.windows import Window, WindowError, parse_time  # noqa: E402
 
 log = logging.getLogger("mcq_analytics.spark_job")
@@ -297,7 +297,7 @@ class Staged:
 def swap(warehouse_url: str, pipeline: str, window: Window, outcome: Outcome, staged: Staged) -> None:
     """One transaction: the keys into a temp table, the locked swap of ``load.swap_in``, and the run's
     counts in its run-log row — all or nothing."""
-    tables = PIPELINE_SOURCE_TABLES[pipeline]
+    tables = fact(pipeline).sources
     with psycopg.connect(warehouse_url, application_name=f"mcq-spark-swap {outcome.run_id}"[:63]) as conn, \
             conn.cursor() as cur:
         layout = KEY_COLUMNS[pipeline]

@@ -9,12 +9,14 @@ interpolation, like ``percentile_cont(0.5)``), never ``percentile_approx``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from mcq_analytics.transform import FUNNEL_STAGES, HOUR_US, PIPELINE_SOURCE_TABLES
+from mcq_analytics.facts import fact
+from mcq_analytics.transform import FUNNEL_STAGES, HOUR_US
 
 
 @dataclass
@@ -120,7 +122,7 @@ def final_answers(answers: DataFrame) -> DataFrame:
     )
 
 
-def question_interaction_fact(finals: DataFrame, affected: DataFrame) -> DataFrame:
+def question_interactions(finals: DataFrame, affected: DataFrame) -> DataFrame:
     """The question facts of the affected sessions, from the final answers of the scope (``final_answers``)."""
     finals = finals.join(affected, "session_id", "left_semi")
     is_correct = F.coalesce(F.col("final_option") == F.col("correct_option"), F.lit(False))
@@ -188,7 +190,7 @@ def _count_if(condition: Column) -> Column:
     return F.sum(F.when(condition, F.lit(1)).otherwise(F.lit(0)))
 
 
-def test_summary_fact(outcomes: DataFrame) -> DataFrame:
+def test_summaries(outcomes: DataFrame) -> DataFrame:
     score = F.when(F.col("has_submission"), F.col("score_pct"))
     out = outcomes.groupBy("test_id", "hour_start_us").agg(
         F.count(F.lit(1)).alias("sessions_started"),
@@ -208,7 +210,7 @@ def test_summary_fact(outcomes: DataFrame) -> DataFrame:
             "pass_rate"), "avg_duration_seconds", "avg_questions_answered")
 
 
-def test_funnel_fact(outcomes: DataFrame) -> DataFrame:
+def test_funnels(outcomes: DataFrame) -> DataFrame:
     engaged = F.col("is_engaged")
     submitted = engaged & F.col("has_submission")
     passed = submitted & F.col("is_passed")
@@ -264,23 +266,27 @@ class WindowFacts:
 
     def rejects(self, pipelines: list[str] | tuple[str, ...]) -> DataFrame:
         """The rejects of the source tables ``pipelines`` read (each pipeline quarantines its own tables)."""
-        tables = sorted({t for p in pipelines for t in PIPELINE_SOURCE_TABLES[p]})
+        tables = sorted({t for p in pipelines for t in fact(p).sources})
         return self.valid.rejects.where(F.col("source_table").isin(*tables)).distinct()
 
     def build(self, pipeline: str) -> DataFrame:
         """The fact rows of one pipeline."""
-        if pipeline == "question_interaction_fact":
-            return question_interaction_fact(self.finals, self.src.affected)
-        if pipeline == "test_summary_fact":
-            return test_summary_fact(self.outcomes)
-        if pipeline == "test_funnel_fact":
-            return test_funnel_fact(self.outcomes)
-        raise ValueError(f"unknown pipeline {pipeline!r}")
+        if pipeline not in FACT_BUILDERS:
+            raise ValueError(f"unknown pipeline {pipeline!r}")
+        return FACT_BUILDERS[pipeline](self)
+
+
+#: The Spark engine's definition of each registered fact (``facts.REGISTRY``), from a window's shared work.
+FACT_BUILDERS: dict[str, Callable[[WindowFacts], DataFrame]] = {
+    "question_interaction_fact": lambda w: question_interactions(w.finals, w.src.affected),
+    "test_summary_fact": lambda w: test_summaries(w.outcomes),
+    "test_funnel_fact": lambda w: test_funnels(w.outcomes),
+}
 
 
 def delete_keys(src: SparkSources, pipeline: str) -> DataFrame:
     """The keys a window replaces: its affected sessions, or every bucket of the sessions in scope
     (``pipeline.delete_keys`` of the Pandas engine)."""
-    if pipeline == "question_interaction_fact":
+    if fact(pipeline).delete_keys == "sessions":
         return src.affected.select("session_id")
     return src.sessions.select("test_id", hour_floor(F.col("started_us")).alias("hour_start_us")).distinct()

@@ -55,6 +55,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from mcq_analytics.facts import BOOKKEEPING_TABLES, FACT_NAMES
 from mcq_analytics.paths import PROJECT_ROOT, read_sql
 from mcq_analytics.windows import HOUR, Window
 
@@ -78,8 +79,7 @@ ID_COLUMNS = {
     "answers": ("answer_id", "session_id", "question_id"),
     "submissions": ("submission_id", "session_id"),
 }
-WAREHOUSE_TABLES = ("question_interaction_fact", "test_summary_fact", "test_funnel_fact", "etl_rejects",
-                    "etl_run_log", "etl_metadata")
+WAREHOUSE_TABLES = (*FACT_NAMES, *BOOKKEEPING_TABLES)
 #: The event tables whose scans EXPLAIN reports; answers must never be scanned sequentially for a small
 #: window (the planner may rightly scan a few-thousand-row sessions or submissions table).
 BIG_TABLES = ("answers", "sessions", "submissions")
@@ -740,10 +740,9 @@ def measure_backfill(ctx: Context, history: DataSet, spark_windows: int) -> dict
 
 # -- report --------------------------------------------------------------------------------------------
 def _written(run: Run) -> str:
-    """Fact rows written by the run's first window, in the order question, summary, funnel."""
+    """Fact rows written by the run's first window, in the registry's order."""
     written = run.windows[0]["written"] if run.windows else {}
-    facts = ("question_interaction_fact", "test_summary_fact", "test_funnel_fact")
-    return " ".join(f"{written[f]:,}" if f in written else "-" for f in facts)
+    return " ".join(f"{written[f]:,}" if f in written else "-" for f in FACT_NAMES)
 
 
 def _fmt_s(value: float | None) -> str:

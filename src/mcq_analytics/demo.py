@@ -13,13 +13,13 @@ from mcq_analytics import reporting
 from mcq_analytics.config import Settings
 from mcq_analytics.connections import Databases
 from mcq_analytics.engines import run_window
+from mcq_analytics.facts import BOOKKEEPING_TABLES, FACT_NAMES
 from mcq_analytics.generator import GeneratorConfig, generate
 from mcq_analytics.metadata import read_metadata
 from mcq_analytics.pipeline import PipelineResult
 from mcq_analytics.windows import hourly_windows
 
-DEMO_TABLES = ("question_interaction_fact", "test_summary_fact", "test_funnel_fact", "etl_rejects",
-               "etl_metadata", "etl_run_log")
+DEMO_TABLES = (*FACT_NAMES, *BOOKKEEPING_TABLES)
 
 
 class DemoRefused(RuntimeError):
@@ -43,7 +43,8 @@ def run_demo(settings: Settings, dbs: Databases, answers: int) -> int:
     with psycopg.connect(dbs.warehouse_url) as conn:  # a clean slate, so the summary shows this run only
         conn.execute("TRUNCATE " + ", ".join(f"analytics.{t}" for t in DEMO_TABLES))
     windows = list(hourly_windows(*report.window_range()))
-    _say(f"\n[2/3] running the three pipelines over {len(windows)} hourly windows ({settings.engine} engine) …")
+    _say(f"\n[2/3] running the {len(FACT_NAMES)} pipelines over {len(windows)} hourly windows "
+         f"({settings.engine} engine) …")
     results: list[PipelineResult] = []
     for window in windows:
         t0 = time.perf_counter()

@@ -13,39 +13,14 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg import sql
 
+from mcq_analytics.facts import REGISTRY
 from mcq_analytics.paths import read_sql
 from mcq_analytics.windows import Window
 
-FACTS = ("question_interaction_fact", "test_summary_fact", "test_funnel_fact")
-
-#: Staging layout each engine writes: fact columns with timestamps as epoch microseconds.
-STAGE_COLUMNS: dict[str, dict[str, str]] = {
-    "question_interaction_fact": {
-        "session_id": "bigint", "question_id": "bigint", "test_id": "bigint", "student_id": "bigint",
-        "first_answered_us": "bigint", "last_answered_us": "bigint", "hour_start_us": "bigint",
-        "answer_events": "integer", "answer_changes": "integer", "final_option": "smallint",
-        "is_correct": "boolean", "points_awarded": "double precision", "time_spent_ms": "bigint",
-    },
-    "test_summary_fact": {
-        "test_id": "bigint", "hour_start_us": "bigint", "sessions_started": "integer", "students": "integer",
-        "submissions": "integer", "avg_score_pct": "double precision", "median_score_pct": "double precision",
-        "min_score_pct": "double precision", "max_score_pct": "double precision", "passed": "integer",
-        "pass_rate": "double precision", "avg_duration_seconds": "double precision",
-        "avg_questions_answered": "double precision",
-    },
-    "test_funnel_fact": {
-        "test_id": "bigint", "hour_start_us": "bigint", "started": "integer", "engaged": "integer",
-        "submitted": "integer", "passed": "integer", "completed": "integer",
-        "engaged_rate": "double precision", "submitted_rate": "double precision",
-        "passed_rate": "double precision", "completed_rate": "double precision", "drop_off_stage": "text",
-    },
-}
+#: Staging layout each engine writes (fact columns, timestamps as epoch microseconds), per fact.
+STAGE_COLUMNS: dict[str, dict[str, str]] = {f.name: f.stage_columns for f in REGISTRY}
 #: The keys a window replaces: the affected sessions, or the touched (test, hour) buckets.
-KEY_COLUMNS: dict[str, dict[str, str]] = {
-    "question_interaction_fact": {"session_id": "bigint"},
-    "test_summary_fact": {"test_id": "bigint", "hour_start_us": "bigint"},
-    "test_funnel_fact": {"test_id": "bigint", "hour_start_us": "bigint"},
-}
+KEY_COLUMNS: dict[str, dict[str, str]] = {f.name: f.key_columns for f in REGISTRY}
 REJECT_COLUMNS = {"source_table": "text", "source_key": "text", "reason": "text"}
 
 

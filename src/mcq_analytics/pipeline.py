@@ -12,14 +12,15 @@ import pandas as pd
 
 from mcq_analytics import metadata
 from mcq_analytics.extract import SourceFrames, extract_window
-from mcq_analytics.load import FACTS, load_frames
+from mcq_analytics.facts import FACT_NAMES, fact
+from mcq_analytics.load import load_frames
 from mcq_analytics.redaction import redact
 from mcq_analytics.transform import WindowFacts
 from mcq_analytics.windows import Window
 
 log = logging.getLogger(__name__)
 
-PIPELINES = FACTS  # one pipeline per fact table
+PIPELINES = FACT_NAMES  # one pipeline per fact table
 
 
 @dataclass
@@ -43,7 +44,7 @@ def new_run_id(pipeline: str, window: Window) -> str:
 
 def delete_keys(pipeline: str, src: SourceFrames) -> pd.DataFrame:
     """The keys a window replaces: its affected sessions, or every bucket of the sessions in scope."""
-    if pipeline == "question_interaction_fact":
+    if fact(pipeline).delete_keys == "sessions":
         return src.affected_ids.to_frame()
     buckets = src.sessions[["test_id"]].assign(hour_start_us=(src.sessions["started_us"] // 3_600_000_000)
                                                 * 3_600_000_000)
@@ -79,7 +80,7 @@ def run_pandas_window(source_url: str, warehouse_url: str, window: Window,
     shared: WindowFacts | None = None
     extract_error: str | None = None
     try:
-        with_buckets = any(p != "question_interaction_fact" for p in pipelines)
+        with_buckets = any(fact(p).delete_keys == "buckets" for p in pipelines)
         src = extract_window(source_url, window, with_buckets=with_buckets)
         shared = WindowFacts(src)
         log.info("extracted %s: %d rows in %.2fs", window, src.rows_read, sum(src.seconds.values()))

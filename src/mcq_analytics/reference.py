@@ -17,6 +17,7 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
+from mcq_analytics.facts import AUDIT_COLUMNS, REGISTRY
 from mcq_analytics.paths import read_sql
 
 DEFAULT_SCHEMA = "mcq_reference"
@@ -33,12 +34,9 @@ _STEPS: tuple[tuple[str, str | None], ...] = (
 
 #: Tables returned by fetch_reference, with the key they are ordered by.
 _TABLE_KEYS: dict[str, tuple[str, ...]] = {
-    "question_interaction_fact": ("session_id", "question_id"),
-    "test_summary_fact": ("test_id", "hour_start"),
-    "test_funnel_fact": ("test_id", "hour_start"),
+    **{f.name: f.keys for f in REGISTRY},
     "rejects": ("source_table", "source_key"),
 }
-_AUDIT_COLUMNS = ("etl_run_id", "etl_loaded_at")
 
 
 def _script(name: str, schema: str, run_id: str) -> sql.Composed:
@@ -113,7 +111,7 @@ def fetch_reference(source_url: str, schema: str = DEFAULT_SCHEMA) -> dict[str, 
                     " WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
                     (schema, table),
                 )
-                if name not in _AUDIT_COLUMNS
+                if name not in AUDIT_COLUMNS
             ]
             query = sql.SQL("SELECT {} FROM {} ORDER BY {}").format(
                 sql.SQL(", ").join(map(sql.Identifier, columns)),

@@ -7,12 +7,11 @@ from typing import Any
 
 import psycopg
 
+from mcq_analytics.facts import REGISTRY
 from mcq_analytics.paths import read_sql
 
 REPORTS = (
-    ("question_interaction_fact", "question_interaction_fact — one row per (session, question)"),
-    ("test_summary_fact", "test_summary_fact — per test and cohort hour, summed over tests"),
-    ("test_funnel_fact", "test_funnel_fact — per test and cohort hour, summed"),
+    *((f.name, f.report_title) for f in REGISTRY),
     ("etl_rejects", "etl_rejects — quarantined source rows"),
 )
 

@@ -7,6 +7,7 @@ microseconds throughout (UTC hours are integer floors), which keeps every step v
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -14,16 +15,11 @@ import numpy as np
 import pandas as pd
 
 from mcq_analytics.extract import SourceFrames
+from mcq_analytics.facts import fact
 
 HOUR_US = 3_600_000_000
 FUNNEL_STAGES = ("engaged", "submitted", "passed")
 
-#: Which source tables each pipeline reads, and so quarantines.
-PIPELINE_SOURCE_TABLES: dict[str, tuple[str, ...]] = {
-    "question_interaction_fact": ("sessions", "answers"),
-    "test_summary_fact": ("sessions", "answers", "submissions"),
-    "test_funnel_fact": ("sessions", "answers", "submissions"),
-}
 
 
 @dataclass
@@ -146,7 +142,7 @@ def final_answers(answers: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def question_interaction_fact(finals: pd.DataFrame, affected_ids: pd.Series) -> pd.DataFrame:
+def question_interactions(finals: pd.DataFrame, affected_ids: pd.Series) -> pd.DataFrame:
     """The question facts of the affected sessions, from the final answers of the scope (``final_answers``)."""
     finals = finals[finals["session_id"].isin(affected_ids)]
     is_correct = finals["final_option"].notna() & (finals["final_option"] == finals["correct_option"])
@@ -204,7 +200,7 @@ def _rate(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     return (numerator / denominator.where(denominator != 0)).astype("float64")
 
 
-def test_summary_fact(outcomes: pd.DataFrame) -> pd.DataFrame:
+def test_summaries(outcomes: pd.DataFrame) -> pd.DataFrame:
     keys = ["test_id", "hour_start_us"]
     grouped = outcomes.groupby(keys, sort=True)
     scores = outcomes.loc[outcomes["has_submission"]].groupby(keys)["score_pct"]
@@ -227,7 +223,7 @@ def test_summary_fact(outcomes: pd.DataFrame) -> pd.DataFrame:
     return out[columns].reset_index()
 
 
-def test_funnel_fact(outcomes: pd.DataFrame) -> pd.DataFrame:
+def test_funnels(outcomes: pd.DataFrame) -> pd.DataFrame:
     keys = ["test_id", "hour_start_us"]
     engaged = outcomes["is_engaged"]
     submitted = engaged & outcomes["has_submission"]
@@ -272,20 +268,16 @@ class WindowFacts:
         return session_outcomes(self.valid, self.finals)
 
     def build(self, pipeline: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The fact rows and the rejects of one pipeline."""
-        if pipeline not in PIPELINE_SOURCE_TABLES:
-            raise ValueError(f"unknown pipeline {pipeline!r}")
+        """The fact rows and the rejects (of the source tables the fact reads) of one pipeline."""
+        sources = fact(pipeline).sources  # KeyError for an unknown pipeline
         rejects = self.valid.rejects
-        rejects = rejects[rejects["source_table"].isin(PIPELINE_SOURCE_TABLES[pipeline])]
-        rejects = rejects.drop_duplicates(ignore_index=True)
-        if pipeline == "question_interaction_fact":
-            return question_interaction_fact(self.finals, self.src.affected_ids), rejects
-        if pipeline == "test_summary_fact":
-            return test_summary_fact(self.outcomes), rejects
-        return test_funnel_fact(self.outcomes), rejects
+        rejects = rejects[rejects["source_table"].isin(sources)].drop_duplicates(ignore_index=True)
+        return FACT_BUILDERS[pipeline](self), rejects
 
 
-def build_facts(src: SourceFrames, pipeline: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The fact rows and the rejects of one pipeline for the extracted scope (use ``WindowFacts`` to build
-    several facts of the same scope without repeating the shared work)."""
-    return WindowFacts(src).build(pipeline)
+#: The Pandas engine's definition of each registered fact (``facts.REGISTRY``), from a window's shared work.
+FACT_BUILDERS: dict[str, Callable[[WindowFacts], pd.DataFrame]] = {
+    "question_interaction_fact": lambda w: question_interactions(w.finals, w.src.affected_ids),
+    "test_summary_fact": lambda w: test_summaries(w.outcomes),
+    "test_funnel_fact": lambda w: test_funnels(w.outcomes),
+}
