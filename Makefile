@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m mcq_analytics.bench $(BENCH_ARGS)
+	$(BIN)/python -m mcq_bench $(BENCH_ARGS)
 
 airflow: $(STAMP)
 	scripts/airflow_local.sh

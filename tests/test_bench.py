@@ -1,6 +1,6 @@
-"""The benchmark (``python -m mcq_analytics.bench``) at its tiny scale, so it cannot rot: the whole CLI runs
-end to end on its own throwaway PostgreSQL, without Spark, in well under a minute. The figures themselves
-are not asserted (timings are not unit tests); their presence, shape and the clean-up are."""
+"""The benchmark (``python -m mcq_bench``, package ``bench/mcq_bench``) at its tiny scale, so it cannot rot: the
+whole CLI runs end to end on its own throwaway PostgreSQL, without Spark, in well under a minute. The figures
+themselves are not asserted (timings are not unit tests); their presence, shape and the clean-up are."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from mcq_bench import analysis, cli, scales
 
-from mcq_analytics import bench
 from mcq_analytics.paths import PROJECT_ROOT
 
 
 def run_bench(*args: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mcq_analytics.bench", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "mcq_bench", *args], capture_output=True, text=True,
                           cwd=PROJECT_ROOT, timeout=timeout)
 
 
@@ -77,10 +77,10 @@ def test_given_databases_are_used_with_reset_and_left_empty(dbs) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1. One hourly window" in proc.stdout
     with psycopg.connect(dbs.source_url) as conn:
-        for table in bench.SOURCE_TABLES:
+        for table in scales.SOURCE_TABLES:
             assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table
         schemas = {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace")}
-        assert not schemas & {bench.STAGE_SCHEMA, bench.REFERENCE_SCHEMA}
+        assert not schemas & {scales.STAGE_SCHEMA, scales.REFERENCE_SCHEMA}
 
 
 def test_bad_arguments_exit_2() -> None:
@@ -89,17 +89,17 @@ def test_bad_arguments_exit_2() -> None:
 
 
 def test_spark_is_skipped_with_a_reason_without_java(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bench.shutil, "which", lambda name: None)
+    monkeypatch.setattr(cli.shutil, "which", lambda name: None)
     monkeypatch.delenv("JAVA_HOME", raising=False)
-    assert "no Java" in (bench._spark_unavailable() or "")
+    assert "no Java" in (cli._spark_unavailable() or "")
 
 
 def test_crossover_from_measured_points() -> None:
     # Spark: 20 s fixed + 2 s per million; Pandas: 0.5 s + 10 s per million -> equal at 2.4375M rows.
     pandas = [(n, 0.5 + 10e-6 * n) for n in (10_000, 1_000_000, 3_000_000)]
     spark = [(n, 20 + 2e-6 * n) for n in (10_000, 1_000_000, 3_000_000)]
-    assert bench.crossover(pandas, spark)["rows"] == 2_437_500
+    assert analysis.crossover(pandas, spark)["rows"] == 2_437_500
     slower = [(n, 20 + 12e-6 * n) for n in (10_000, 1_000_000)]
-    result = bench.crossover(pandas, slower)
+    result = analysis.crossover(pandas, slower)
     assert result["rows"] is None and "never" in result["verdict"]
-    assert bench.crossover(pandas[:1], spark[:1])["verdict"] == "not enough points"
+    assert analysis.crossover(pandas[:1], spark[:1])["verdict"] == "not enough points"
