@@ -17,7 +17,7 @@ from airflow.sdk import Asset, BaseOperator, CronDataIntervalTimetable
 
 from mcq_analytics import airflow_support as support
 from mcq_analytics import facts as registry
-from mcq_analytics.alerts import on_task_failure, on_task_success
+from mcq_analytics.airflow.callbacks import on_task_failure, on_task_success
 from mcq_analytics.facts import FACT_NAMES
 from mcq_analytics.paths import SQL_DIR
 

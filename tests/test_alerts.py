@@ -27,6 +27,7 @@ from helpers import at
 from test_contract import seed_platform
 
 from mcq_analytics import alerts, metadata
+from mcq_analytics.airflow.callbacks import pipeline_of
 from mcq_analytics.alerts import ALERT, RECOVERY, REMINDER, decide, notify_after_run, redact
 from mcq_analytics.config import load_settings
 from mcq_analytics.pipeline import run_pandas_window
@@ -227,13 +228,13 @@ def test_pipeline_of_reads_attribute_params_group_or_task_id():
         def __init__(self, **kw):
             self.__dict__.update(kw)
 
-    assert alerts.pipeline_of(Task(pipeline="test_summary_fact", task_id="x")) == "test_summary_fact"
-    assert alerts.pipeline_of(Task(task_id="x", params={"pipeline": "test_funnel_fact"})) == "test_funnel_fact"
+    assert pipeline_of(Task(pipeline="test_summary_fact", task_id="x")) == "test_summary_fact"
+    assert pipeline_of(Task(task_id="x", params={"pipeline": "test_funnel_fact"})) == "test_funnel_fact"
     group = Task(group_id="facts.question_interaction_fact")
-    assert alerts.pipeline_of(Task(task_id="facts.question_interaction_fact.check_rules", task_group=group)) \
+    assert pipeline_of(Task(task_id="facts.question_interaction_fact.check_rules", task_group=group)) \
         == "question_interaction_fact"
-    assert alerts.pipeline_of(Task(task_id="test_funnel_fact")) == "test_funnel_fact"
-    assert alerts.pipeline_of(Task(task_id="cleanup")) is None
+    assert pipeline_of(Task(task_id="test_funnel_fact")) == "test_funnel_fact"
+    assert pipeline_of(Task(task_id="cleanup")) is None
 
 
 # ----------------------------------------------------------------------------------- real runs, run_etl.py path
@@ -476,7 +477,7 @@ TIMEOUT_DAG_SCRIPT = textwrap.dedent('''
     sys.path.insert(0, os.environ["MCQ_PLUGINS_DIR"])
     from mcq_operators import FactBuildOperator
 
-    from mcq_analytics.alerts import on_task_failure, on_task_success
+    from mcq_analytics.airflow.callbacks import on_task_failure, on_task_success
 
     WAREHOUSE = sys.argv[2]
     CALLBACKS = {"on_failure_callback": on_task_failure, "on_success_callback": on_task_success}

@@ -248,7 +248,7 @@ def test_batch_build_renders_its_window(dags):
 
 @pytest.mark.parametrize("dag_id", DAG_IDS)
 def test_dag_defaults(dags, dag_id):
-    from mcq_analytics.alerts import on_task_failure, on_task_success
+    from mcq_analytics.airflow.callbacks import on_task_failure, on_task_success
 
     dag = dags[dag_id]
     assert dag.max_active_runs == 1

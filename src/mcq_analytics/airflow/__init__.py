@@ -1,0 +1,1 @@
+"""Airflow integration of mcq_analytics: operators, the DAG factory, callbacks and connection helpers."""
