@@ -10,6 +10,7 @@ from mcq_bench.scales import TARGET_PANDAS_RSS_MIB
 
 
 def ratio_or_none(value: float | None, base: float | None) -> float | None:
+    """``value / base``, or None when either is missing or the base is not positive."""
     if value is None or base is None or base <= 0:
         return None
     return value / base

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
-from mcq_bench.scales import CATALOG_AT, ID_COLUMNS, REFERENCE_SCHEMA, SOURCE_TABLES, STAGE_SCHEMA, WAREHOUSE_TABLES
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from mcq_analytics.paths import read_sql
 from mcq_analytics.windows import HOUR, Window
+from mcq_bench.scales import CATALOG_AT, ID_COLUMNS, REFERENCE_SCHEMA, SOURCE_TABLES, STAGE_SCHEMA, WAREHOUSE_TABLES
 
 
 # -- data ---------------------------------------------------------------------------------------------
@@ -31,6 +31,7 @@ class DataSet:
 
     @property
     def window(self) -> Window:
+        """The hours the data set covers."""
         return Window(self.start, self.start + self.hours * HOUR)
 
 
@@ -87,6 +88,7 @@ def add_dataset(source_url: str, data: DataSet) -> dict[str, int]:
 
 
 def analyze_source(source_url: str) -> None:
+    """VACUUM ANALYZE the source tables, so the planner sees the data as it is now."""
     with psycopg.connect(source_url, autocommit=True) as conn:
         for table in SOURCE_TABLES:
             conn.execute(sql.SQL("VACUUM ANALYZE {}").format(sql.Identifier(table)))
@@ -112,6 +114,7 @@ def affected_answers(source_url: str, window: Window) -> int:
 
 
 def holds_rows(url: str, tables: Sequence[str], schema: str | None = None) -> list[str]:
+    """Which of ``tables`` exist and hold at least one row (before truncating a database handed in)."""
     filled = []
     with psycopg.connect(url) as conn:
         for table in tables:

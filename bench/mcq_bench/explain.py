@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from mcq_bench.scales import BIG_TABLES
 
 from mcq_analytics.paths import read_sql
 from mcq_analytics.windows import Window
+from mcq_bench.scales import BIG_TABLES
 
 
 # -- EXPLAIN -------------------------------------------------------------------------------------------

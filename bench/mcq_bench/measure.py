@@ -6,12 +6,11 @@ import time
 from dataclasses import asdict
 from typing import Any
 
+from mcq_analytics.windows import HOUR, Window
 from mcq_bench.dataset import DataSet, add_dataset, affected_answers, analyze_source, load_history, reset_warehouse
 from mcq_bench.explain import explain_window_queries
 from mcq_bench.runner import Context, Run
 from mcq_bench.scales import CATALOG_AT, HISTORY_START, ID_STRIDE
-
-from mcq_analytics.windows import HOUR, Window
 
 
 # -- the measurements ----------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ def _table(headers: Sequence[str], rows: list[Sequence[str]]) -> str:
 
 
 def machine_info(source_url: str) -> dict[str, Any]:
+    """The machine, PostgreSQL and library versions, recorded with every run (figures compare within one)."""
     info: dict[str, Any] = {
         "cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
         "loadavg_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
@@ -324,6 +325,7 @@ def _targets(targets: dict[str, Any]) -> list[str]:
 
 
 def jsonable(value: Any) -> Any:
+    """The report as JSON types: runs, windows and times made plain."""
     if isinstance(value, Run):
         return jsonable(asdict(value) | {"engine_rss_mib": value.engine_rss_mib})
     if isinstance(value, Window):
@@ -359,6 +361,7 @@ def print_saved(path: Path) -> int:
 
 
 def all_runs(report: dict[str, Any]) -> list[Run]:
+    """Every engine run of the report's phases (to report the failed ones)."""
     runs: list[Run] = []
 
     def walk(value: Any) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+
 from mcq_bench.scales import MIB, SAMPLE_SECONDS, Scale
 
 
@@ -136,6 +137,8 @@ class Run:
 # -- the context of one benchmark -----------------------------------------------------------------------
 @dataclass
 class Context:
+    """One benchmark: its scale, engines, databases and scratch folder; runs engine subprocesses."""
+
     scale: Scale
     engines: list[str]
     work_dir: Path
@@ -149,6 +152,7 @@ class Context:
     runs: int = 0
 
     def settings_env(self) -> dict[str, str]:
+        """The ``MCQ_*`` environment of a worker: the caller's, pointed at the benchmark's databases."""
         env = {k: v for k, v in os.environ.items() if k.startswith("MCQ_")}
         env.update({"MCQ_SOURCE_URL": self.source_url, "MCQ_WAREHOUSE_URL": self.warehouse_url,
                     "MCQ_EMBEDDED_POSTGRES": "false", "MCQ_STATE_DIR": str(self.work_dir / "state")})

@@ -54,6 +54,8 @@ EXPLAIN_MIN_HISTORY = 1_000_000
 
 @dataclass(frozen=True)
 class Scale:
+    """The sizes of one benchmark scale (answers per history and window) and how often it repeats."""
+
     name: str
     history_small: int  # answers of the small history
     history_large: int  # answers of the large history (also the backfill)

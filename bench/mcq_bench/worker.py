@@ -14,9 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mcq_bench.scales import REFERENCE_SCHEMA, SPARK_NOOP_JOB
-
 from mcq_analytics.windows import Window
+from mcq_bench.scales import REFERENCE_SCHEMA, SPARK_NOOP_JOB
 
 
 # -- the worker (runs in the subprocess) -----------------------------------------------------------------
