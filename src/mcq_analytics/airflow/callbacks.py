@@ -14,9 +14,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from mcq_analytics.airflow_support import connection_url, run_id_for
-from mcq_analytics.alerts import RunInfo, notify_failure, notify_success, record_orphaned_attempt, task_log_url
+from mcq_analytics.alerts import (
+    NoticeReport,
+    RunInfo,
+    notify_failure,
+    notify_success,
+    record_orphaned_attempt,
+    task_log_url,
+)
 from mcq_analytics.alerts.channels import connection
-from mcq_analytics.alerts.notify import NoticeReport
 from mcq_analytics.alerts.policy import window_or_none
 from mcq_analytics.config import Settings, load_settings
 
