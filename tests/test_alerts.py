@@ -413,6 +413,20 @@ def test_webhook_connection_as_host_and_token(dbs, settings, webhook, monkeypatc
     assert webhook.posts[0]["path"] == "/services/T1/B1/SECRET1"
 
 
+def test_each_channel_sends_one_message_through_its_hook(channels):
+    """The channel classes on their own: one call, one POST or one mail; a missing connection or recipient
+    is "skipped", never an exception."""
+    webhook, mailbox = channels
+    message = alerts.AlertMessage(subject="[MCQ test] ALERT x", text="*x* failed", html="<p>x failed</p>")
+    assert alerts.SlackChannel("slack_alerts").send(message) == "sent"
+    assert alerts.EmailChannel("smtp_default", "oncall@example.com").send(message) == "sent"
+    assert alerts.SlackChannel("no_such_connection").send(message) == "skipped"
+    assert alerts.EmailChannel("smtp_default", None).send(message) == "skipped"
+    assert [p["json"]["text"] for p in webhook.posts] == ["*x* failed"]
+    assert [(m["subject"], m["to"]) for m in mailbox.mails] == [("[MCQ test] ALERT x", ["oncall@example.com"])]
+    assert "<p>x failed</p>" in mailbox.mails[0]["body"]
+
+
 @pytest.mark.parametrize("consecutive_before", [0, 1])
 def test_two_failures_at_the_same_moment_send_exactly_one_alert(dbs, settings, channels, consecutive_before):
     webhook, mailbox = channels
