@@ -123,3 +123,21 @@ $$ SELECT timestamptz 'epoch' + (us / 1000000) * interval '1 second' + (us % 100
 ALTER TABLE analytics.etl_metadata ADD COLUMN IF NOT EXISTS alerted_failures INT;
 ALTER TABLE analytics.etl_metadata ADD COLUMN IF NOT EXISTS alerted_at TIMESTAMPTZ;
 ALTER TABLE analytics.etl_metadata ADD COLUMN IF NOT EXISTS alert_streak_failures INT;
+
+-- Reconciliation (docs/operations.md): the fingerprint of each source hour as a pipeline last processed
+-- it, taken before its extract. `run_etl.py reconcile` recomputes them and reprocesses every hour whose
+-- fingerprint changed since (rows that committed late, behind a replica, or were updated in place).
+CREATE TABLE IF NOT EXISTS analytics.etl_source_hours (
+    pipeline_name  TEXT NOT NULL,
+    hour_start     TIMESTAMPTZ NOT NULL,
+    fingerprint    TEXT NOT NULL,
+    source_rows    BIGINT NOT NULL,
+    max_updated_at TIMESTAMPTZ,
+    recorded_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (pipeline_name, hour_start)
+);
+
+-- A run killed before it recorded its end is closed as 'abandoned' by the next run of its pipeline.
+ALTER TABLE analytics.etl_run_log DROP CONSTRAINT IF EXISTS etl_run_log_status_check;
+ALTER TABLE analytics.etl_run_log ADD CONSTRAINT etl_run_log_status_check
+    CHECK (status IN ('running', 'success', 'failed', 'abandoned'));

@@ -13,20 +13,23 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from mcq_analytics import alerts, metadata, reporting
+import psycopg
+
+from mcq_analytics import alerts, metadata, reconcile, reporting
 from mcq_analytics.config import ENGINES, ConfigError, Settings, load_settings
 from mcq_analytics.connections import ConnectionFailed, Databases, check_reachable, resolve_databases
 from mcq_analytics.demo import DemoRefused, run_demo
 from mcq_analytics.embedded_pg import EmbeddedPostgresError
 from mcq_analytics.engines import run_window
 from mcq_analytics.pipeline import PIPELINES, PipelineResult
-from mcq_analytics.planning import catch_up_windows, explicit_windows, first_activity_hour
+from mcq_analytics.planning import catch_up_windows, first_activity_hour
+from mcq_analytics.redaction import install_log_redaction, redact
 from mcq_analytics.schema import init_databases
-from mcq_analytics.windows import Window, WindowError, last_full_hour, parse_time
+from mcq_analytics.windows import HOUR, Window, WindowError, last_full_hour, parse_time
 
-COMMANDS = ("run", "init-db", "status", "demo")
+COMMANDS = ("run", "init-db", "status", "demo", "reconcile")
 
 
 class UsageError(Exception):
@@ -42,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="run_etl.py", description="Build the MCQ analytics fact tables for hourly windows.")
     parser.add_argument("command", nargs="?", default="run", choices=COMMANDS,
                         help="run (default): build facts; init-db: apply the DDL; status: show metadata; "
-                             "demo: generate data on the embedded default, run, and summarise")
+                             "demo: generate data on the embedded default, run, and summarise; "
+                             "reconcile: reprocess processed hours whose source rows changed since "
+                             "(default range: the last MCQ_RECONCILE_DAYS days)")
     parser.add_argument("--env", default="dev", help="environment: loads .env.ENV (default: dev)")
     parser.add_argument("--start", help="window range start, 'YYYY:MM:DD HH' or ISO 8601 (UTC if no zone)")
     parser.add_argument("--end", help="window range end (exclusive); default: the last full hour")
@@ -67,14 +72,25 @@ def _progress(result: PipelineResult) -> None:
     _print(line)
 
 
-def plan_windows(args: argparse.Namespace, dbs: Databases, pipelines: Sequence[str]) -> dict[Window, list[str]]:
-    """Windows to run, each with the pipelines that need it, in time order."""
-    end = parse_time(args.end) if args.end else last_full_hour()
+def plan_windows(args: argparse.Namespace, settings: Settings, dbs: Databases,
+                 pipelines: Sequence[str]) -> dict[Window, list[str]]:
+    """Windows to run, each with the pipelines that need it, in time order.
+
+    No window may end after the last settled hour (``MCQ_SETTLE_MINUTES`` after the last full hour): its
+    rows may still be committing. Hours without source activity merge into one window, explicit ranges
+    included, so a long quiet range is a handful of windows rather than one per hour.
+    """
+    limit = last_full_hour(settle=settings.settle)
+    end = parse_time(args.end) if args.end else limit
+    if end > limit:
+        raise UsageError(f"--end {end:%Y-%m-%d %H:%M} is after the last settled hour {limit:%Y-%m-%d %H:%M} UTC "
+                         f"(the last full hour, {settings.settle.total_seconds() / 60:.0f} min after its end): "
+                         "its rows may still be committing")
     if args.start:
         start = parse_time(args.start)
         if end <= start:
             raise UsageError(f"--end {end:%Y-%m-%d %H:%M} must be after --start {start:%Y-%m-%d %H:%M}")
-        return {w: list(pipelines) for w in explicit_windows(start, end)}
+        return {w: list(pipelines) for w in catch_up_windows(dbs.source_url, start, end)}
     plan: dict[Window, list[str]] = {}
     first = None
     for pipeline in pipelines:
@@ -91,16 +107,46 @@ def plan_windows(args: argparse.Namespace, dbs: Databases, pipelines: Sequence[s
 
 def run_plan(plan: dict[Window, list[str]], engine: str, settings: Settings, dbs: Databases,
              quiet: bool) -> list[PipelineResult]:
+    """Run the windows in order. A pipeline whose window fails stops there: its later windows are not run
+    (they could not move its watermark past the failed hour), so it stays ``failed`` and alerts."""
     results: list[PipelineResult] = []
-    for window, pipelines in plan.items():
+    stopped: dict[str, Window] = {}
+    for window, planned in plan.items():
+        pipelines = [p for p in planned if p not in stopped]
+        if not pipelines:
+            continue
         batch = run_window(engine, settings, dbs.source_url, dbs.warehouse_url, window, pipelines,
                            progress=None if quiet else _progress)
         for result in batch:  # the same alert policy as the Airflow callbacks; never raises
             if result.outcome is not None:
                 alerts.notify_after_run(result.outcome, settings, dbs.warehouse_url, window=result.window,
                                         error=result.error, run_id=result.run_id)
+            if result.status != "success":
+                stopped[result.pipeline] = window
         results += batch
+    for pipeline, window in stopped.items():
+        skipped = sum(1 for w, planned in plan.items() if w > window and pipeline in planned)
+        if skipped:
+            _print(f"  {pipeline}: stopped after its failed window {window}; {skipped} later window(s) not run")
     return results
+
+
+def reconcile_plan(args: argparse.Namespace, settings: Settings, dbs: Databases,
+                   pipelines: Sequence[str]) -> dict[Window, list[str]]:
+    """Hours to reprocess: processed hours (before each watermark) whose source fingerprint changed."""
+    marks = [m for m in (metadata.watermark(dbs.warehouse_url, p) for p in pipelines) if m is not None]
+    if not marks:
+        return {}
+    end = parse_time(args.end) if args.end else max(marks)
+    start = parse_time(args.start) if args.start else min(marks) - timedelta(days=settings.reconcile_days)
+    if end <= start:
+        raise UsageError(f"--end {end:%Y-%m-%d %H:%M} must be after --start {start:%Y-%m-%d %H:%M}")
+    plan: dict[Window, list[str]] = {}
+    for hour, changed in reconcile.changed_hours(dbs.source_url, dbs.warehouse_url, pipelines, start, end).items():
+        due = [p for p in changed if (mark := metadata.watermark(dbs.warehouse_url, p)) and hour < mark]
+        if due:
+            plan[Window(hour, hour + HOUR)] = due
+    return plan
 
 
 def summarise_results(results: list[PipelineResult]) -> str:
@@ -127,32 +173,62 @@ def _setup(args: argparse.Namespace) -> tuple[Settings, Databases]:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        start = parse_time(args.start) if args.start else None
-        end = parse_time(args.end) if args.end else None
+        start = parse_time(args.start) if args.start is not None else None
+        end = parse_time(args.end) if args.end is not None else None
         if start and end and end <= start:  # checked before any configuration or connection
             raise UsageError(f"--end {end:%Y-%m-%d %H:%M} must be after --start {start:%Y-%m-%d %H:%M}")
         logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        install_log_redaction()
         settings, dbs = _setup(args)
-        if args.command == "init-db":
-            _print("schema applied to the source and warehouse databases")
+        return _command(args, settings, dbs)
+    except (UsageError, WindowError, ConfigError) as exc:
+        print(f"run_etl.py: error: {redact(str(exc))}", file=sys.stderr)
+        return 2
+    except (ConnectionFailed, EmbeddedPostgresError, DemoRefused) as exc:
+        print(f"run_etl.py: error: {redact(str(exc))}", file=sys.stderr)
+        return 1
+    except psycopg.Error as exc:  # the warehouse went away, or cannot be written: one line, never a traceback
+        print(f"run_etl.py: error: {database_problem(exc)}", file=sys.stderr)
+        return 1
+
+
+def database_problem(exc: psycopg.Error) -> str:
+    """One line for a database error outside a fact build (bookkeeping, planning), with what to do."""
+    first = redact((str(exc).strip().splitlines() or [type(exc).__name__])[0])
+    if isinstance(exc, psycopg.errors.UndefinedTable | psycopg.errors.InvalidSchemaName):
+        return f"the warehouse has no analytics schema ({first}): run `python run_etl.py --env ENV init-db`"
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege | psycopg.errors.ReadOnlySqlTransaction):
+        return (f"the warehouse user may not write the analytics schema ({first}): "
+                "grant it INSERT/UPDATE/DELETE on analytics.*")
+    if isinstance(exc, psycopg.OperationalError):
+        return f"lost the database connection ({first}); runs not recorded as finished are closed by the next run"
+    return f"database error: {type(exc).__name__}: {first}"
+
+
+def _command(args: argparse.Namespace, settings: Settings, dbs: Databases) -> int:
+    if args.command == "init-db":
+        _print("schema applied to the source and warehouse databases")
+        return 0
+    if args.command == "status":
+        _print(reporting.format_metadata(metadata.read_metadata(dbs.warehouse_url),
+                                         stale_after=settings.stale_after))
+        return 0
+    if args.command == "demo":
+        return run_demo(settings, dbs, answers=args.answers)
+    pipelines = args.pipeline or PIPELINES
+    if args.command == "reconcile":
+        plan = reconcile_plan(args, settings, dbs, pipelines)
+        if not plan:
+            _print("reconciled: no processed hour changed in the source")
             return 0
-        if args.command == "status":
-            _print(reporting.format_metadata(metadata.read_metadata(dbs.warehouse_url)))
-            return 0
-        if args.command == "demo":
-            return run_demo(settings, dbs, answers=args.answers)
-        plan = plan_windows(args, dbs, args.pipeline or PIPELINES)
+        _print(f"reconcile: {len(plan)} processed hour(s) changed in the source; reprocessing them")
+    else:
+        plan = plan_windows(args, settings, dbs, pipelines)
         if not plan:
             _print("nothing to do: every pipeline is up to date")
             return 0
-        started = datetime.now()
-        results = run_plan(plan, args.engine or settings.engine, settings, dbs, args.quiet)
-        _print(summarise_results(results) + f" in {(datetime.now() - started).total_seconds():.1f}s")
-        return 1 if any(r.status != "success" for r in results) else 0
-    except (UsageError, WindowError, ConfigError) as exc:
-        print(f"run_etl.py: error: {exc}", file=sys.stderr)
-        return 2
-    except (ConnectionFailed, EmbeddedPostgresError, DemoRefused) as exc:
-        print(f"run_etl.py: error: {exc}", file=sys.stderr)
-        return 1
+    started = datetime.now()
+    results = run_plan(plan, args.engine or settings.engine, settings, dbs, args.quiet)
+    _print(summarise_results(results) + f" in {(datetime.now() - started).total_seconds():.1f}s")
+    return 1 if any(r.status != "success" for r in results) else 0

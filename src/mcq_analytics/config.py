@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from mcq_analytics.paths import PROJECT_ROOT, STATE_DIR
+from mcq_analytics.redaction import redact, url_secrets
 
 ENGINES = ("pandas", "spark", "auto")
 _ENV_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -36,12 +37,25 @@ class Settings:
     alert_email_to: str | None
     airflow_base_url: str
     state_dir: Path
+    #: Late visibility (docs/operations.md): an hour runs only ``settle`` after its end; each window's change
+    #: scan reaches ``lookback`` further back; ``reconcile`` re-checks the last ``reconcile_days``.
+    settle: timedelta = timedelta(minutes=5)
+    lookback: timedelta = timedelta(hours=1)
+    reconcile_days: int = 7
+    #: How long a run waits for another run of the same pipeline (or a foreign lock) before failing.
+    lock_timeout_seconds: int = 600
+    #: A ``running`` row older than this is shown as stale (the Airflow build's execution timeout).
+    stale_after: timedelta = timedelta(minutes=45)
 
 
 def parse_env_file(path: Path) -> dict[str, str]:
     """Read ``KEY=VALUE`` lines (``#`` comments, optional quotes, optional ``export``)."""
     values: dict[str, str] = {}
-    for raw in path.read_text(encoding="utf-8").splitlines():
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # -sig: a BOM must not hide the first key
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path.name} is not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
+    for raw in text.splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -67,12 +81,15 @@ def env_file_for(env: str, root: Path = PROJECT_ROOT) -> Path:
     raise ConfigError(f"unknown environment {env!r}: no .env.{env} file (known: {', '.join(known) or 'none'})")
 
 
-def _int(values: dict[str, str], key: str, default: int) -> int:
+def _int(values: dict[str, str], key: str, default: int, minimum: int | None = None) -> int:
     raw = values.get(key) or str(default)
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ConfigError(f"{key} must be an integer, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{key} must be at least {minimum}, got {value}")
+    return value
 
 
 def load_settings(env: str, environ: dict[str, str] | None = None, root: Path = PROJECT_ROOT) -> Settings:
@@ -104,13 +121,15 @@ def load_settings(env: str, environ: dict[str, str] | None = None, root: Path = 
         alert_email_to=values.get("MCQ_ALERT_EMAIL_TO") or None,
         airflow_base_url=values.get("MCQ_AIRFLOW_BASE_URL") or "http://localhost:8080",
         state_dir=Path(values.get("MCQ_STATE_DIR") or STATE_DIR),
+        settle=timedelta(minutes=_int(values, "MCQ_SETTLE_MINUTES", 5, minimum=0)),
+        lookback=timedelta(minutes=_int(values, "MCQ_LOOKBACK_MINUTES", 60, minimum=0)),
+        reconcile_days=_int(values, "MCQ_RECONCILE_DAYS", 7, minimum=1),
+        lock_timeout_seconds=_int(values, "MCQ_LOCK_TIMEOUT_SECONDS", 600, minimum=1),
+        stale_after=timedelta(minutes=_int(values, "MCQ_STALE_RUN_MINUTES", 45, minimum=1)),
     )
 
 
 def redact_url(url: str) -> str:
-    """A connection URL fit for logs and messages: the password replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    """A connection string fit for logs and messages: every password form (URL user info of any scheme,
+    ``?password=``, key=value DSNs) replaced by ``***``."""
+    return redact(url, url_secrets(url))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from mcq_analytics.config import ENGINES, Settings
 from mcq_analytics.pipeline import PIPELINES, PipelineResult, run_pandas_window
@@ -24,6 +25,7 @@ def run_window(engine: str, settings: Settings, source_url: str, warehouse_url: 
     if engine not in ENGINES:
         raise ValueError(f"engine {engine!r} is not available (choose from {', '.join(ENGINES)})")
     pipelines = list(pipelines)
+    window = replace(window, lookback=settings.lookback)  # the change scan reaches back (docs/operations.md)
     expected_rows = None
     if engine != "pandas":
         from mcq_analytics import spark_engine  # no Spark machinery for Pandas-only runs
@@ -33,4 +35,5 @@ def run_window(engine: str, settings: Settings, source_url: str, warehouse_url: 
         if engine == "spark":
             return spark_engine.run_spark_window(settings, source_url, warehouse_url, window, pipelines,
                                                  triggered_by, progress=progress, expected_rows=expected_rows)
-    return run_pandas_window(source_url, warehouse_url, window, pipelines, triggered_by, progress=progress)
+    return run_pandas_window(source_url, warehouse_url, window, pipelines, triggered_by, progress=progress,
+                             lock_timeout_seconds=settings.lock_timeout_seconds)

@@ -75,7 +75,7 @@ def create_scope(cur: psycopg.Cursor, window: Window, with_buckets: bool) -> pd.
     """Inside an open transaction: fill the temp tables ``etl_affected`` (the window's affected session ids)
     and ``etl_scope`` (those plus, ``with_buckets``, every session of their cohort buckets) that the
     extract queries join; returns the affected ids. Dropped at commit."""
-    params = {"window_start": window.start, "window_end": window.end}
+    params = {"window_start": window.scan_start, "window_end": window.end}
     cur.execute("CREATE TEMP TABLE etl_affected (session_id BIGINT PRIMARY KEY) ON COMMIT DROP")
     cur.execute("INSERT INTO etl_affected " + read_sql("extract/affected_sessions.sql"), params)
     cur.execute("CREATE TEMP TABLE etl_scope (session_id BIGINT PRIMARY KEY) ON COMMIT DROP")

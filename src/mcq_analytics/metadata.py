@@ -7,14 +7,16 @@ transaction, so ``running`` is visible while the build works and survives its fa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
 from psycopg.rows import dict_row
 
+from mcq_analytics.planning import first_activity_hour
 from mcq_analytics.redaction import redact
-from mcq_analytics.windows import Window
+from mcq_analytics.windows import Window, floor_hour
 
 MAX_ERROR_CHARS = 4000
 
@@ -67,14 +69,18 @@ def finish_run(warehouse_url: str, pipeline: str, window: Window, run_id: str, *
     as a failure of the pipeline. Row counts left as ``None`` keep what the build recorded itself (a
     Spark job writes its own counts into its run-log row).
 
-    The watermark moves to the window's end only when the window starts at or before it, so it marks the
-    end of the contiguous in-order sequence and a gap is never skipped by ``run_etl.py`` catch-up.
+    The watermark means "every hour before it is processed": it moves only when the window starts at or
+    before it (an in-sequence success), then on across any later windows that already succeeded out of
+    order, so a gap is never skipped. A success beyond a gap leaves the watermark, the failure count and
+    a ``failed`` status as they were: the pipeline is still stuck behind the gap. An in-sequence success
+    clears ``last_error``.
     """
     status = "failed" if error is not None else "success"
     error = redact(error)[:MAX_ERROR_CHARS] if error else None  # a DSN in an error must not be stored
     with psycopg.connect(warehouse_url, row_factory=dict_row) as conn:
         previous = conn.execute(
-            "SELECT consecutive_failures FROM analytics.etl_metadata WHERE pipeline_name = %s FOR UPDATE",
+            "SELECT consecutive_failures, watermark FROM analytics.etl_metadata WHERE pipeline_name = %s"
+            " FOR UPDATE",
             (pipeline,),
         ).fetchone()
         counts = conn.execute(
@@ -88,26 +94,29 @@ def finish_run(warehouse_url: str, pipeline: str, window: Window, run_id: str, *
             """,
             (status, error, engine, rows_read, rows_written, rows_rejected, run_id),
         ).fetchone() or {"rows_read": rows_read, "rows_written": rows_written, "rows_rejected": rows_rejected}
+        watermark = _next_watermark(conn, pipeline, window, previous) if status == "success" else None
         row = conn.execute(
             """
             UPDATE analytics.etl_metadata
-               SET status = %(status)s,
+               SET status = CASE WHEN %(status)s = 'failed' THEN 'failed'
+                                 WHEN %(in_sequence)s OR consecutive_failures = 0 THEN 'success'
+                                 ELSE 'failed' END,
                    engine = coalesce(%(engine)s, engine),
                    last_window_start = %(ws)s, last_window_end = %(we)s,
-                   consecutive_failures = CASE WHEN %(status)s = 'success' THEN 0
-                                               WHEN %(final)s THEN consecutive_failures + 1
+                   consecutive_failures = CASE WHEN %(status)s = 'success' AND %(in_sequence)s THEN 0
+                                               WHEN %(status)s = 'failed' AND %(final)s THEN consecutive_failures + 1
                                                ELSE consecutive_failures END,
-                   last_error = CASE WHEN %(status)s = 'failed' THEN %(error)s ELSE last_error END,
-                   watermark = CASE WHEN %(status)s = 'success'
-                                     AND (watermark IS NULL OR %(ws)s <= watermark)
-                                    THEN greatest(watermark, %(we)s) ELSE watermark END,
+                   last_error = CASE WHEN %(status)s = 'failed' THEN %(error)s
+                                     WHEN %(in_sequence)s THEN NULL ELSE last_error END,
+                   watermark = coalesce(%(watermark)s, watermark),
                    rows_read = %(rows_read)s, rows_written = %(rows_written)s, rows_rejected = %(rows_rejected)s,
                    updated_at = now()
              WHERE pipeline_name = %(p)s
             RETURNING consecutive_failures
             """,
             {"status": status, "engine": engine, "ws": window.start, "we": window.end, "error": error,
-             "p": pipeline, "final": final, **counts},
+             "p": pipeline, "final": final, "in_sequence": watermark is not None, "watermark": watermark,
+             **counts},
         ).fetchone()
     return RunOutcome(
         pipeline=pipeline,
@@ -115,6 +124,62 @@ def finish_run(warehouse_url: str, pipeline: str, window: Window, run_id: str, *
         consecutive_failures=row["consecutive_failures"] if row else 0,
         previous_failures=previous["consecutive_failures"] if previous else 0,
     )
+
+
+_CHAIN_SQL = """
+WITH RECURSIVE chain(wm) AS (
+    SELECT %(wm)s::timestamptz
+    UNION
+    SELECT r.window_end
+      FROM analytics.etl_run_log r JOIN chain c ON r.window_start <= c.wm AND r.window_end > c.wm
+     WHERE r.pipeline_name = %(p)s AND r.status = 'success'
+)
+SELECT max(wm) FROM chain
+"""
+
+
+def _next_watermark(conn: psycopg.Connection, pipeline: str, window: Window,
+                    previous: dict | None) -> datetime | None:
+    """The watermark after ``window`` succeeded, or None when the window lies beyond a gap."""
+    current = previous["watermark"] if previous else None
+    if current is None or window.start > current:
+        return None
+    return conn.execute(_CHAIN_SQL, {"wm": max(current, window.end), "p": pipeline}).fetchone()["max"]
+
+
+def ensure_watermarks(source_url: str, warehouse_url: str, pipelines: Sequence[str], window: Window) -> None:
+    """Give pipelines that never ran a watermark at the source's first activity hour (nothing before it
+    exists, so "processed up to here" is true); with no activity at all, at ``window``'s start."""
+    with psycopg.connect(warehouse_url) as conn:
+        have = {p for (p,) in conn.execute(
+            "SELECT pipeline_name FROM analytics.etl_metadata"
+            " WHERE pipeline_name = ANY(%s) AND watermark IS NOT NULL", (list(pipelines),))}
+        missing = [p for p in pipelines if p not in have]
+        if not missing:
+            return
+        first = first_activity_hour(source_url) or floor_hour(window.start)
+        for pipeline in missing:
+            conn.execute(
+                """
+                INSERT INTO analytics.etl_metadata (pipeline_name, status, watermark, updated_at)
+                VALUES (%(p)s, 'success', %(wm)s, now())
+                ON CONFLICT (pipeline_name) DO UPDATE
+                   SET watermark = coalesce(analytics.etl_metadata.watermark, EXCLUDED.watermark)
+                """,
+                {"p": pipeline, "wm": first},
+            )
+
+
+def abandon_orphaned_runs(warehouse_url: str, pipeline: str, current_run_id: str) -> int:
+    """Close the pipeline's run-log rows still ``running`` as ``abandoned``. Only call while holding the
+    pipeline's run lock: then no other run of it is alive, so those rows belong to killed runs."""
+    with psycopg.connect(warehouse_url) as conn:
+        return conn.execute(
+            "UPDATE analytics.etl_run_log SET status = 'abandoned', finished_at = now(),"
+            " error = 'the run ended without recording its result (killed or its machine lost)'"
+            " WHERE pipeline_name = %s AND status = 'running' AND run_id <> %s",
+            (pipeline, current_run_id),
+        ).rowcount
 
 
 def read_metadata(warehouse_url: str) -> list[dict]:

@@ -6,14 +6,16 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from mcq_analytics import metadata
+from mcq_analytics import metadata, reconcile
 from mcq_analytics.extract import SourceFrames, extract_window
 from mcq_analytics.facts import FACT_NAMES, fact
 from mcq_analytics.load import load_frames
+from mcq_analytics.locks import PipelineBusy, pipeline_run_locks
 from mcq_analytics.redaction import redact
 from mcq_analytics.transform import WindowFacts
 from mcq_analytics.windows import Window
@@ -21,6 +23,7 @@ from mcq_analytics.windows import Window
 log = logging.getLogger(__name__)
 
 PIPELINES = FACT_NAMES  # one pipeline per fact table
+DEFAULT_LOCK_TIMEOUT_SECONDS = 600
 
 
 @dataclass
@@ -65,28 +68,51 @@ def run_pandas_window(source_url: str, warehouse_url: str, window: Window,
                       pipelines: Sequence[str] = PIPELINES, triggered_by: str = "cli",
                       run_ids: dict[str, str] | None = None,
                       progress: Callable[[PipelineResult], None] | None = None,
-                      final: bool = True) -> list[PipelineResult]:
+                      final: bool = True,
+                      lock_timeout_seconds: int = DEFAULT_LOCK_TIMEOUT_SECONDS) -> list[PipelineResult]:
     """Run ``pipelines`` for one window on the Pandas engine, extracting the source once.
 
     Every pipeline is recorded ``running`` first, then ``success`` or ``failed`` with its own error; a
     failure of one pipeline never stops the others, and its fact table is left as it was.
     ``final=False`` marks an attempt the scheduler will retry: its failure is logged, not counted.
+    The pipelines' run locks are held from before the extract until the last swap (``locks``), so a
+    concurrent run of the same pipeline never commits an older snapshot over a newer one.
     """
     run_ids = run_ids or {p: new_run_id(p, window) for p in pipelines}
-    for pipeline in pipelines:
-        metadata.begin_run(warehouse_url, pipeline, window, "pandas", run_ids[pipeline], triggered_by)
+    metadata.ensure_watermarks(source_url, warehouse_url, pipelines, window)
+    with ExitStack() as held:
+        busy: str | None = None
+        try:
+            held.enter_context(pipeline_run_locks(warehouse_url, pipelines, lock_timeout_seconds))
+        except PipelineBusy as exc:
+            busy = str(exc)
+        for pipeline in pipelines:
+            metadata.begin_run(warehouse_url, pipeline, window, "pandas", run_ids[pipeline], triggered_by)
+            if busy is None:
+                metadata.abandon_orphaned_runs(warehouse_url, pipeline, run_ids[pipeline])
+        return _build_window(source_url, warehouse_url, window, pipelines, run_ids, progress, final, busy)
+
+
+def _build_window(source_url: str, warehouse_url: str, window: Window, pipelines: Sequence[str],
+                  run_ids: dict[str, str], progress: Callable[[PipelineResult], None] | None, final: bool,
+                  busy: str | None) -> list[PipelineResult]:
     results: list[PipelineResult] = []
     src: SourceFrames | None = None
     shared: WindowFacts | None = None
-    extract_error: str | None = None
-    try:
-        with_buckets = any(fact(p).delete_keys == "buckets" for p in pipelines)
-        src = extract_window(source_url, window, with_buckets=with_buckets)
-        shared = WindowFacts(src)
-        log.info("extracted %s: %d rows in %.2fs", window, src.rows_read, sum(src.seconds.values()))
-    except Exception as exc:  # recorded per pipeline below, then re-raised to the caller as a failed result
-        extract_error = redact(f"extract failed: {type(exc).__name__}: {exc}")
-        log.exception("extracting %s failed", window)
+    extract_error: str | None = busy
+    hours = reconcile.covered_hours(window)
+    prints: dict = {}
+    if busy is None:
+        try:
+            if hours:  # before the extract: a row committing in between only costs one more reconcile pass
+                prints = reconcile.fingerprint_hours(source_url, *hours)
+            with_buckets = any(fact(p).delete_keys == "buckets" for p in pipelines)
+            src = extract_window(source_url, window, with_buckets=with_buckets)
+            shared = WindowFacts(src)
+            log.info("extracted %s: %d rows in %.2fs", window, src.rows_read, sum(src.seconds.values()))
+        except Exception as exc:  # recorded per pipeline below
+            extract_error = redact(f"extract failed: {type(exc).__name__}: {exc}")
+            log.error("extracting %s failed: %s", window, extract_error)
     for pipeline in pipelines:
         result = PipelineResult(pipeline, window, run_ids[pipeline], "failed", "pandas")
         t0 = time.perf_counter()
@@ -97,6 +123,8 @@ def run_pandas_window(source_url: str, warehouse_url: str, window: Window,
             result.rows_written, result.rows_rejected = build_and_load(
                 pipeline, src, warehouse_url, window, run_ids[pipeline], shared
             )
+            if hours:
+                reconcile.record(warehouse_url, pipeline, hours, prints)
             result.status = "success"
         except Exception as exc:
             result.error = str(exc) if src is None else redact(f"{type(exc).__name__}: {exc}")

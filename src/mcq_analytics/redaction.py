@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from urllib.parse import quote, unquote, urlsplit
@@ -48,3 +49,22 @@ def url_secrets(*urls: str | None) -> list[str]:
             if password:
                 found += [password, unquote(password)]
     return found
+
+
+class RedactingFormatter(logging.Formatter):
+    """Wraps a handler's formatter so every line it writes — message, arguments and traceback alike — is
+    redacted: one redaction for every path to a terminal or a log file."""
+
+    def __init__(self, inner: logging.Formatter | None = None) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(self.inner.format(record))
+
+
+def install_log_redaction(logger: logging.Logger | None = None) -> None:
+    """Redact everything the handlers of ``logger`` (default: the root logger) write. Idempotent."""
+    for handler in (logger or logging.getLogger()).handlers:
+        if not isinstance(handler.formatter, RedactingFormatter):
+            handler.setFormatter(RedactingFormatter(handler.formatter))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -35,12 +36,29 @@ def fact_summaries(warehouse_url: str) -> str:
     return "\n\n".join(parts)
 
 
-def format_metadata(rows: list[dict]) -> str:
+def _age(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes} min ago" if minutes < 120 else f"{minutes // 60} h ago" if minutes < 2880 else \
+        f"{minutes // 1440} d ago"
+
+
+def format_metadata(rows: list[dict], stale_after: timedelta = timedelta(minutes=45),
+                    now: datetime | None = None) -> str:
+    """``etl_metadata`` as a table: each pipeline's status, its age, and ``running (stale?)`` for a run
+    older than ``stale_after`` (its process probably died; the next run closes it)."""
     if not rows:
         return "no pipeline has run yet"
-    columns = ["pipeline_name", "status", "engine", "watermark", "last_window_start", "consecutive_failures",
-               "rows_read", "rows_written", "rows_rejected"]
-    body = [[(f"{r[c]:%Y-%m-%d %H:%M}" if hasattr(r[c], "strftime") else r[c]) for c in columns] for r in rows]
+    now = now or datetime.now(UTC)
+    columns = ["pipeline_name", "status", "updated", "engine", "watermark", "last_window_start",
+               "consecutive_failures", "rows_read", "rows_written", "rows_rejected"]
+    body = []
+    for r in rows:
+        status = r["status"]
+        if status == "running" and now - r["updated_at"] > stale_after:
+            status = "running (stale?)"
+        values = {**r, "status": status, "updated": _age(now - r["updated_at"])}
+        body.append([(f"{values[c]:%Y-%m-%d %H:%M}" if hasattr(values[c], "strftime") else values[c])
+                     for c in columns])
     text = format_table(columns, body)
     errors = [f"{r['pipeline_name']}: {r['last_error'].splitlines()[0]}" for r in rows
               if r["status"] == "failed" and r["last_error"]]
