@@ -570,14 +570,15 @@ def test_empty_and_out_of_range_times_are_one_line(args, fragment):
     assert_one_line_error(run_etl("--env", "prod", *args), 2, fragment)
 
 
-def test_a_warehouse_without_the_analytics_schema_names_init_db(live, pg_server):
+def test_a_warehouse_without_the_analytics_schema_names_init_db(dbs, pg_server):
+    """Defect 8: a traceback; now one line saying what to run (``-q``: no progress log before it)."""
     name = f"rel_bare_{uuid.uuid4().hex[:8]}"
     bare = pg_server.create_database(name)
     try:
-        for args in (("status",), ("-q", "--start", cli_hour(0), "--end", cli_hour(1))):
-            proc = etl(live, *args, warehouse_url=bare)
-            assert_one_line_error(proc, 1, "the warehouse has no analytics schema")
-            assert "run `python run_etl.py --env ENV init-db`" in proc.stderr
+        proc = run_etl("--env", "prod", "-q", "--start", cli_hour(0), "--end", cli_hour(1),
+                       source_url=dbs.source_url, warehouse_url=bare)
+        assert_one_line_error(proc, 1, "the warehouse has no analytics schema")
+        assert "run `python run_etl.py --env ENV init-db`" in proc.stderr
     finally:
         pg_server.drop_database(name)
 
