@@ -21,6 +21,8 @@ from mcq_analytics.windows import Window
 STAGE_COLUMNS: dict[str, dict[str, str]] = {f.name: f.stage_columns for f in REGISTRY}
 #: The keys a window replaces: the affected sessions, or the touched (test, hour) buckets.
 KEY_COLUMNS: dict[str, dict[str, str]] = {f.name: f.key_columns for f in REGISTRY}
+#: How long a swap waits for a lock before failing (``MCQ_LOCK_TIMEOUT_SECONDS``).
+DEFAULT_LOCK_TIMEOUT_SECONDS = 600
 REJECT_COLUMNS = {"source_table": "text", "source_key": "text", "reason": "text"}
 
 
@@ -52,11 +54,15 @@ def _create_temp(cur: psycopg.Cursor, name: str, columns: dict[str, str]) -> sql
 
 
 def swap_in(cur: psycopg.Cursor, pipeline: str, window: Window, run_id: str, stage: sql.Composable,
-            keys: sql.Composable, rejects: sql.Composable) -> int:
+            keys: sql.Composable, rejects: sql.Composable,
+            lock_timeout_seconds: int = DEFAULT_LOCK_TIMEOUT_SECONDS) -> int:
     """Inside an open transaction: lock the fact, replace the window's keys, quarantine rejects.
 
-    Returns the number of fact rows written.
+    Every lock wait of the swap (the advisory lock, the fact's rows, a foreign ``LOCK TABLE``) is bounded by
+    ``lock_timeout_seconds``: the run then fails with ``LockNotAvailable`` instead of hanging. Returns the
+    number of fact rows written.
     """
+    cur.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{int(lock_timeout_seconds)}s")))
     cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock_key(pipeline),))
     # Each load file is a DELETE of the window's keys followed by the INSERT of the staged rows.
     delete, insert = [s for s in read_sql(f"load/{pipeline}.sql").split(";\n") if s.strip()]
@@ -71,7 +77,8 @@ def swap_in(cur: psycopg.Cursor, pipeline: str, window: Window, run_id: str, sta
 
 
 def load_frames(warehouse_url: str, pipeline: str, window: Window, run_id: str, facts: pd.DataFrame,
-                keys: pd.DataFrame, rejects: pd.DataFrame) -> int:
+                keys: pd.DataFrame, rejects: pd.DataFrame,
+                lock_timeout_seconds: int = DEFAULT_LOCK_TIMEOUT_SECONDS) -> int:
     """Stage the Pandas engine's frames by COPY and swap them in, atomically; returns rows written."""
     with psycopg.connect(warehouse_url) as conn, conn.cursor() as cur:
         stage = _create_temp(cur, "etl_stage", STAGE_COLUMNS[pipeline])
@@ -81,5 +88,5 @@ def load_frames(warehouse_url: str, pipeline: str, window: Window, run_id: str, 
         copy_frame(cur, key_table, keys, list(KEY_COLUMNS[pipeline]))
         copy_frame(cur, reject_table, rejects, list(REJECT_COLUMNS))
         cur.execute(sql.SQL("ANALYZE {}").format(key_table))
-        return swap_in(cur, pipeline, window, run_id, stage, key_table, reject_table)
+        return swap_in(cur, pipeline, window, run_id, stage, key_table, reject_table, lock_timeout_seconds)
 

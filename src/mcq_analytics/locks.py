@@ -34,7 +34,7 @@ def pipeline_run_locks(warehouse_url: str, pipelines: Sequence[str], lock_timeou
                 conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (run_lock_key(pipeline),))
             except psycopg.errors.LockNotAvailable:
                 raise PipelineBusy(
-                    f"another run of {pipeline} is still in progress (waited {lock_timeout_seconds} s; "
+                    f"not run: another run of {pipeline} is still in progress (waited {lock_timeout_seconds} s, "
                     "MCQ_LOCK_TIMEOUT_SECONDS)"
                 ) from None
         try:

@@ -182,6 +182,23 @@ def abandon_orphaned_runs(warehouse_url: str, pipeline: str, current_run_id: str
         ).rowcount
 
 
+def record_refused_run(warehouse_url: str, pipeline: str, window: Window, run_id: str, engine: str,
+                       triggered_by: str, error: str) -> None:
+    """Log an attempt that could not start (another run holds the pipeline's run lock) as ``failed``,
+    leaving ``etl_metadata`` to the run in progress."""
+    with psycopg.connect(warehouse_url) as conn:
+        conn.execute(
+            """
+            INSERT INTO analytics.etl_run_log
+                   (run_id, pipeline_name, engine, window_start, window_end, status, finished_at, error,
+                    triggered_by)
+            VALUES (%s, %s, %s, %s, %s, 'failed', now(), %s, %s)
+            ON CONFLICT (run_id) DO UPDATE SET status = 'failed', finished_at = now(), error = EXCLUDED.error
+            """,
+            (run_id, pipeline, engine, window.start, window.end, redact(error)[:MAX_ERROR_CHARS], triggered_by),
+        )
+
+
 def read_metadata(warehouse_url: str) -> list[dict]:
     with psycopg.connect(warehouse_url, row_factory=dict_row) as conn:
         return conn.execute("SELECT * FROM analytics.etl_metadata ORDER BY pipeline_name").fetchall()

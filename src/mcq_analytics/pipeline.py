@@ -14,7 +14,7 @@ import pandas as pd
 from mcq_analytics import metadata, reconcile
 from mcq_analytics.extract import SourceFrames, extract_window
 from mcq_analytics.facts import FACT_NAMES, fact
-from mcq_analytics.load import load_frames
+from mcq_analytics.load import DEFAULT_LOCK_TIMEOUT_SECONDS, load_frames
 from mcq_analytics.locks import PipelineBusy, pipeline_run_locks
 from mcq_analytics.redaction import redact
 from mcq_analytics.transform import WindowFacts
@@ -23,7 +23,6 @@ from mcq_analytics.windows import Window
 log = logging.getLogger(__name__)
 
 PIPELINES = FACT_NAMES  # one pipeline per fact table
-DEFAULT_LOCK_TIMEOUT_SECONDS = 600
 
 
 @dataclass
@@ -55,12 +54,14 @@ def delete_keys(pipeline: str, src: SourceFrames) -> pd.DataFrame:
 
 
 def build_and_load(pipeline: str, src: SourceFrames, warehouse_url: str, window: Window,
-                   run_id: str, shared: WindowFacts | None = None) -> tuple[int, int]:
+                   run_id: str, shared: WindowFacts | None = None,
+                   lock_timeout_seconds: int = DEFAULT_LOCK_TIMEOUT_SECONDS) -> tuple[int, int]:
     """Compute one fact from extracted frames and swap it in; returns (rows written, rows rejected).
 
     ``shared`` carries the work the facts of one window have in common (validation, final answers)."""
     facts, rejects = (shared or WindowFacts(src)).build(pipeline)
-    written = load_frames(warehouse_url, pipeline, window, run_id, facts, delete_keys(pipeline, src), rejects)
+    written = load_frames(warehouse_url, pipeline, window, run_id, facts, delete_keys(pipeline, src), rejects,
+                          lock_timeout_seconds)
     return written, len(rejects)
 
 
@@ -81,38 +82,51 @@ def run_pandas_window(source_url: str, warehouse_url: str, window: Window,
     run_ids = run_ids or {p: new_run_id(p, window) for p in pipelines}
     metadata.ensure_watermarks(source_url, warehouse_url, pipelines, window)
     with ExitStack() as held:
-        busy: str | None = None
         try:
             held.enter_context(pipeline_run_locks(warehouse_url, pipelines, lock_timeout_seconds))
         except PipelineBusy as exc:
-            busy = str(exc)
+            return refused(warehouse_url, window, pipelines, run_ids, "pandas", triggered_by, str(exc), progress)
         for pipeline in pipelines:
             metadata.begin_run(warehouse_url, pipeline, window, "pandas", run_ids[pipeline], triggered_by)
-            if busy is None:
-                metadata.abandon_orphaned_runs(warehouse_url, pipeline, run_ids[pipeline])
-        return _build_window(source_url, warehouse_url, window, pipelines, run_ids, progress, final, busy)
+            metadata.abandon_orphaned_runs(warehouse_url, pipeline, run_ids[pipeline])
+        return _build_window(source_url, warehouse_url, window, pipelines, run_ids, progress, final,
+                             lock_timeout_seconds)
+
+
+def refused(warehouse_url: str, window: Window, pipelines: Sequence[str], run_ids: dict[str, str], engine: str,
+            triggered_by: str, error: str, progress: Callable[[PipelineResult], None] | None) -> list[PipelineResult]:
+    """Results of a run that never started because another run of its pipelines holds their run lock: the
+    attempt is logged, but ``etl_metadata`` belongs to the run in progress (no status change, no alert)."""
+    results = []
+    for pipeline in pipelines:
+        metadata.record_refused_run(warehouse_url, pipeline, window, run_ids[pipeline], engine, triggered_by, error)
+        result = PipelineResult(pipeline, window, run_ids[pipeline], "failed", engine, error=error)
+        log.error("%s %s: %s", pipeline, window, error)
+        results.append(result)
+        if progress:
+            progress(result)
+    return results
 
 
 def _build_window(source_url: str, warehouse_url: str, window: Window, pipelines: Sequence[str],
                   run_ids: dict[str, str], progress: Callable[[PipelineResult], None] | None, final: bool,
-                  busy: str | None) -> list[PipelineResult]:
+                  lock_timeout_seconds: int) -> list[PipelineResult]:
     results: list[PipelineResult] = []
     src: SourceFrames | None = None
     shared: WindowFacts | None = None
-    extract_error: str | None = busy
+    extract_error: str | None = None
     hours = reconcile.covered_hours(window)
     prints: dict = {}
-    if busy is None:
-        try:
-            if hours:  # before the extract: a row committing in between only costs one more reconcile pass
-                prints = reconcile.fingerprint_hours(source_url, *hours)
-            with_buckets = any(fact(p).delete_keys == "buckets" for p in pipelines)
-            src = extract_window(source_url, window, with_buckets=with_buckets)
-            shared = WindowFacts(src)
-            log.info("extracted %s: %d rows in %.2fs", window, src.rows_read, sum(src.seconds.values()))
-        except Exception as exc:  # recorded per pipeline below
-            extract_error = redact(f"extract failed: {type(exc).__name__}: {exc}")
-            log.error("extracting %s failed: %s", window, extract_error)
+    try:
+        if hours:  # before the extract: a row committing in between only costs one more reconcile pass
+            prints = reconcile.fingerprint_hours(source_url, *hours)
+        with_buckets = any(fact(p).delete_keys == "buckets" for p in pipelines)
+        src = extract_window(source_url, window, with_buckets=with_buckets)
+        shared = WindowFacts(src)
+        log.info("extracted %s: %d rows in %.2fs", window, src.rows_read, sum(src.seconds.values()))
+    except Exception as exc:  # recorded per pipeline below
+        extract_error = redact(f"extract failed: {type(exc).__name__}: {exc}")
+        log.error("extracting %s failed: %s", window, extract_error)
     for pipeline in pipelines:
         result = PipelineResult(pipeline, window, run_ids[pipeline], "failed", "pandas")
         t0 = time.perf_counter()
@@ -121,7 +135,7 @@ def _build_window(source_url: str, warehouse_url: str, window: Window, pipelines
                 raise RuntimeError(extract_error)
             result.rows_read = src.rows_read
             result.rows_written, result.rows_rejected = build_and_load(
-                pipeline, src, warehouse_url, window, run_ids[pipeline], shared
+                pipeline, src, warehouse_url, window, run_ids[pipeline], shared, lock_timeout_seconds
             )
             if hours:
                 reconcile.record(warehouse_url, pipeline, hours, prints)
