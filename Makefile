@@ -1,11 +1,12 @@
 # The two commands a new user needs: `make demo` (pipeline end to end on the embedded default) and
-# `make test`. Both create the virtual environment on first use.
+# `make test`. Both create the virtual environment on first use; each first brings the system packages it
+# needs (scripts/setup_system.sh: installs them with apt-get as root on Debian, else names them in one line).
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench airflow clean-state
+.PHONY: setup system demo test lint bench airflow clean-state
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,18 +15,24 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-setup: $(STAMP)
+# Everything the whole product needs: PostgreSQL server, Java 17+, the JDBC driver, Chromium + chromedriver.
+system:
+	scripts/setup_system.sh
+
+setup: system $(STAMP)
 
 demo: $(STAMP)
+	scripts/setup_system.sh postgres
 	$(BIN)/python run_etl.py --env dev demo
 
-test: $(STAMP)
+test: setup
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m mcq_bench $(BENCH_ARGS)
 
 airflow: $(STAMP)
+	scripts/setup_system.sh postgres
 	scripts/airflow_local.sh
 
 lint: $(STAMP)
