@@ -14,6 +14,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import psycopg
 
@@ -56,7 +57,29 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run only this fact table's pipeline (repeatable; default: all three)")
     parser.add_argument("--answers", type=int, default=50_000, help="demo: answer rows to generate")
     parser.add_argument("-q", "--quiet", action="store_true", help="only print errors and the summary")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="demo: show the pipeline's log lines here (default: only in <state dir>/logs/demo.log)")
     return parser
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(args: argparse.Namespace) -> Path | None:
+    """Log lines go to stderr, except for the demo: its output is meant to be read, so there they go to a
+    file (returned; warnings and errors still reach stderr) unless ``--verbose``."""
+    level = logging.WARNING if args.quiet else logging.INFO
+    if args.command != "demo" or args.verbose:
+        logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
+        return None
+    path = load_settings(args.env).state_dir / "logs" / "demo.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=level, format=LOG_FORMAT, filename=path, filemode="w", encoding="utf-8")
+    to_terminal = logging.StreamHandler(sys.stderr)
+    to_terminal.setLevel(logging.WARNING)
+    to_terminal.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(to_terminal)
+    return path
 
 
 def _print(text: str = "") -> None:
@@ -177,11 +200,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         end = parse_time(args.end) if args.end is not None else None
         if start and end and end <= start:  # checked before any configuration or connection
             raise UsageError(f"--end {end:%Y-%m-%d %H:%M} must be after --start {start:%Y-%m-%d %H:%M}")
-        logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-        install_log_redaction()
+        log_file = configure_logging(args)
+        install_log_redaction()  # after configure_logging: it wraps every handler it set up
         settings, dbs = _setup(args)
-        return _command(args, settings, dbs)
+        return _command(args, settings, dbs, log_file)
     except (UsageError, WindowError, ConfigError) as exc:
         print(f"run_etl.py: error: {redact(str(exc))}", file=sys.stderr)
         return 2
@@ -206,7 +228,7 @@ def database_problem(exc: psycopg.Error) -> str:
     return f"database error: {type(exc).__name__}: {first}"
 
 
-def _command(args: argparse.Namespace, settings: Settings, dbs: Databases) -> int:
+def _command(args: argparse.Namespace, settings: Settings, dbs: Databases, log_file: Path | None = None) -> int:
     if args.command == "init-db":
         _print("schema applied to the source and warehouse databases")
         return 0
@@ -215,7 +237,7 @@ def _command(args: argparse.Namespace, settings: Settings, dbs: Databases) -> in
                                          stale_after=settings.stale_after))
         return 0
     if args.command == "demo":
-        return run_demo(settings, dbs, answers=args.answers)
+        return run_demo(settings, dbs, answers=args.answers, log_file=log_file)
     pipelines = args.pipeline or PIPELINES
     if args.command == "reconcile":
         plan = reconcile_plan(args, settings, dbs, pipelines)
