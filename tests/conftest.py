@@ -19,6 +19,9 @@ from psycopg import sql
 from mcq_analytics.embedded_pg import EmbeddedPostgres
 from mcq_analytics.schema import ANALYTICS_DDL, SOURCE_DDL, apply_ddl
 
+#: The ``spark_cluster`` session fixture (a standalone master and two workers) and its cost summary.
+pytest_plugins = ("spark_cluster",)
+
 
 @dataclass
 class PgServer:
