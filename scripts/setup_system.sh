@@ -3,14 +3,14 @@
 #
 #   postgres  PostgreSQL server binaries (pg_ctl)        Debian: postgresql
 #   java      a Java 17+ runtime for Spark 4             Debian: default-jre-headless
-#   jdbc      the PostgreSQL JDBC driver for Spark      Debian: libpostgresql-jdbc-java (/usr/share/java/postgresql.jar)
+#   jdbc      the PostgreSQL JDBC driver for Spark       Debian: libpostgresql-jdbc-java (/usr/share/java/postgresql.jar)
 #   browser   Chromium and chromedriver (browser tests)  Debian: chromium chromium-driver
 #
 # Usage: scripts/setup_system.sh [--check] [postgres|java|jdbc|browser ...]   (no component: all of them)
 #
-# Only looks when everything is there (no apt-get, well under a second). When something is missing: as root
-# on Debian it runs `apt-get update` and `apt-get install` for exactly what is missing; otherwise it stops
-# with one line naming what to install (exit 1). `--check` never installs: it prints what is missing
+# When everything is there it only looks (no apt-get; well under a second). When something is missing: as
+# root on Debian it runs `apt-get update` and `apt-get install` for exactly what is missing; otherwise it
+# stops with one line naming what to install (exit 1). `--check` never installs: it prints what is missing
 # (exit 1) or that nothing is (exit 0).
 #
 # Why the probes can be redirected: SETUP_SYSTEM_ROOT (default: empty, i.e. /) prefixes the fixed paths
