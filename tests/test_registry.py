@@ -17,20 +17,15 @@ import pytest
 from mcq_analytics import facts as registry
 from mcq_analytics import transform
 from mcq_analytics.facts import AUDIT_COLUMNS, REGISTRY, Column, Fact
-from mcq_analytics.paths import SPARK_JOBS_DIR, SQL_DIR
+from mcq_analytics.paths import SQL_DIR
 from mcq_analytics.reference import run_reference
 
 
 def _spark_builders() -> dict:
-    """The Spark engine's fact definitions (imported like the job does; pyspark is a dependency)."""
-    import importlib.util
-    import sys
+    """The Spark engine's fact definitions (pyspark is a dependency; importing it starts no JVM)."""
+    from mcq_analytics.spark import facts as spark_facts
 
-    spec = importlib.util.spec_from_file_location("spark_facts", SPARK_JOBS_DIR / "spark_facts.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("spark_facts", module)
-    spec.loader.exec_module(module)
-    return module.FACT_BUILDERS
+    return spark_facts.FACT_BUILDERS
 
 
 def missing_definitions(facts: Sequence[Fact], sql_dir: Path = SQL_DIR) -> dict[str, list[str]]:
@@ -45,7 +40,7 @@ def missing_definitions(facts: Sequence[Fact], sql_dir: Path = SQL_DIR) -> dict[
         if fact.name not in transform.FACT_BUILDERS:
             gaps.append("Pandas: transform.FACT_BUILDERS")
         if fact.name not in spark:
-            gaps.append("Spark: spark_facts.FACT_BUILDERS")
+            gaps.append("Spark: spark.facts.FACT_BUILDERS")
         for folder, what in (("reference", "reference SQL"), ("load", "load SQL"), ("checks", "check SQL"),
                              ("report", "report SQL")):
             if not (sql_dir / folder / f"{fact.name}.sql").is_file():
@@ -69,7 +64,7 @@ def test_a_new_registry_entry_shows_what_is_missing() -> None:
     assert missing["throwaway_fact"] == [
         "DDL in include/sql/analytics_schema.sql",
         "Pandas: transform.FACT_BUILDERS",
-        "Spark: spark_facts.FACT_BUILDERS",
+        "Spark: spark.facts.FACT_BUILDERS",
         "reference SQL: include/sql/reference/throwaway_fact.sql",
         "load SQL: include/sql/load/throwaway_fact.sql",
         "check SQL: include/sql/checks/throwaway_fact.sql",

@@ -10,15 +10,14 @@ builds all three facts of a window); the others check the submitting side withou
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import os
 import random
 import shutil
 import signal
-import sys
 import threading
 import time
 import uuid
+import zipfile
 from pathlib import Path
 
 import psycopg
@@ -35,14 +34,14 @@ from test_contract import (
 )
 from test_convergence import facts_close
 
-from mcq_analytics import spark_engine
 from mcq_analytics.config import ConfigError, load_settings
 from mcq_analytics.engines import run_window
 from mcq_analytics.generator import GeneratorConfig, generate
 from mcq_analytics.load import lock_key
 from mcq_analytics.metadata import read_metadata
-from mcq_analytics.paths import SPARK_JOBS_DIR
 from mcq_analytics.pipeline import PIPELINES, run_pandas_window
+from mcq_analytics.spark import jdbc, run, submit
+from mcq_analytics.spark import job as spark_job
 from mcq_analytics.windows import Window, hourly_windows
 
 HAVE_JAVA = bool(shutil.which("java") or os.environ.get("JAVA_HOME"))
@@ -87,20 +86,11 @@ def new_warehouse(pg_server, schema_templates) -> str:
     return pg_server.create_database(f"t_spark_wh_{uuid.uuid4().hex[:8]}", template=schema_templates[1])
 
 
-def load_job_module():
-    """``include/spark_jobs/build_fact.py`` as a module (its helpers need no running Spark)."""
-    spec = importlib.util.spec_from_file_location("mcq_build_fact", SPARK_JOBS_DIR / "build_fact.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
 # -- the submitting side, without Spark --------------------------------------------------------------
 def test_scope_predicates_select_exactly_the_scope_in_balanced_partitions(pg_server):
     rng = random.Random(5)
     ids = sorted(set(range(5_000, 5_400)) | set(rng.sample(range(1, 4_000), 150)) | {9_999_999_999})
-    predicates = spark_engine.scope_predicates(ids, 4, column="g")
+    predicates = jdbc.scope_predicates(ids, 4, column="g")
     assert len(predicates) == 4
     assert "BETWEEN 5" in " ".join(predicates)  # the dense block became ranges
     picked: list[list[int]] = []
@@ -110,63 +100,88 @@ def test_scope_predicates_select_exactly_the_scope_in_balanced_partitions(pg_ser
                 f"SELECT g FROM unnest(%s::bigint[]) g WHERE {predicate} ORDER BY g",  # noqa: S608
                 (list(range(0, 5_500)) + [9_999_999_999, 10_000_000_000],)).fetchall()])
         assert conn.execute("SELECT count(*) FROM generate_series(1, 3) session_id WHERE "
-                            + spark_engine.scope_predicates([], 3)[0]).fetchone()[0] == 0
+                            + jdbc.scope_predicates([], 3)[0]).fetchone()[0] == 0
     assert sorted(i for part in picked for i in part) == ids  # every id once, nothing else
     assert max(map(len, picked)) - min(map(len, picked)) <= 1 + len(ids) // 4 // 10
 
 
 def test_jdbc_target_keeps_the_password_out_of_the_url():
-    url, props = spark_engine.jdbc_target("postgresql://etl:s3cret@db.internal:6432/analytics?sslmode=require")
+    url, props = jdbc.jdbc_target("postgresql://etl:s3cret@db.internal:6432/analytics?sslmode=require")
     assert url == "jdbc:postgresql://db.internal:6432/analytics"
     assert props == {"user": "etl", "password": "s3cret", "driver": "org.postgresql.Driver", "sslmode": "require"}
-    assert spark_engine.jdbc_target("host=::1 dbname=x user=u")[0] == "jdbc:postgresql://[::1]:5432/x"
+    assert jdbc.jdbc_target("host=::1 dbname=x user=u")[0] == "jdbc:postgresql://[::1]:5432/x"
     with pytest.raises(ConfigError, match="TCP"):
-        spark_engine.jdbc_target("postgresql:///mcq?host=/var/run/postgresql")
+        jdbc.jdbc_target("postgresql:///mcq?host=/var/run/postgresql")
 
 
 def test_spark_conf_per_environment():
-    local = spark_engine.spark_conf("local[*]", expected_rows=1_000, jdbc_jar="/x.jar")
+    local = submit.spark_conf("local[*]", expected_rows=1_000)
     assert local["spark.sql.session.timeZone"] == "UTC"
     assert local["spark.sql.adaptive.enabled"] == local["spark.sql.adaptive.skewJoin.enabled"] == "true"
     assert local["spark.sql.adaptive.coalescePartitions.enabled"] == "true"
     assert "spark.dynamicAllocation.enabled" not in local and local["spark.ui.enabled"] == "false"
     assert int(local["spark.sql.shuffle.partitions"]) <= 4
     assert "spark.jars.packages" not in local
-    cluster = spark_engine.spark_conf("spark://master:7077", expected_rows=50_000_000, jdbc_jar=None,
-                                      extra={"spark.dynamicAllocation.maxExecutors": "20"})
+    cluster = submit.spark_conf("spark://master:7077", expected_rows=50_000_000,
+                                jdbc_package="org.postgresql:postgresql:42.7.4",
+                                extra={"spark.dynamicAllocation.maxExecutors": "20"})
     assert cluster["spark.dynamicAllocation.enabled"] == "true"
     assert cluster["spark.dynamicAllocation.shuffleTracking.enabled"] == "true"
     assert cluster["spark.dynamicAllocation.maxExecutors"] == "20"
     assert int(cluster["spark.sql.shuffle.partitions"]) >= 100
     assert cluster["spark.jars.packages"].startswith("org.postgresql:postgresql:42.7.")
-    assert spark_engine.spark_conf("yarn")["spark.dynamicAllocation.enabled"] == "true"
-    assert spark_engine.parse_extra_conf("a=1; b = x=y\n") == {"a": "1", "b": "x=y"}
+    assert submit.spark_conf("yarn")["spark.dynamicAllocation.enabled"] == "true"
+    assert submit.parse_extra_conf("a=1; b = x=y\n") == {"a": "1", "b": "x=y"}
 
 
 def test_jdbc_jar_discovery(tmp_path, monkeypatch):
     jar = tmp_path / "postgresql-42.7.4.jar"
     jar.write_bytes(b"")
-    assert spark_engine.find_jdbc_jar(str(jar)) == str(jar)
-    assert spark_engine.find_jdbc_jar("local:///opt/spark/jars/pg.jar") == "local:///opt/spark/jars/pg.jar"
+    assert submit.find_jdbc_jar(str(jar)) == str(jar)
+    assert submit.find_jdbc_jar("local:///opt/spark/jars/pg.jar") == "local:///opt/spark/jars/pg.jar"
     with pytest.raises(ConfigError, match="does not exist"):
-        spark_engine.find_jdbc_jar(str(tmp_path / "missing.jar"))
-    assert spark_engine.find_jdbc_jar(None, [str(tmp_path / "nothing*.jar"), str(tmp_path / "postgresql-*.jar")]) \
+        submit.find_jdbc_jar(str(tmp_path / "missing.jar"))
+    assert submit.find_jdbc_jar(None, [str(tmp_path / "nothing*.jar"), str(tmp_path / "postgresql-*.jar")]) \
         == str(jar)
     monkeypatch.delenv("SPARK_HOME", raising=False)
-    assert spark_engine.find_jdbc_jar(None, [str(tmp_path / "nothing*.jar")]) is None  # → spark.jars.packages
+    assert submit.find_jdbc_jar(None, [str(tmp_path / "nothing*.jar")]) is None
+    # Nothing found: no silent download (Spark's Ivy fails minutes later without network) unless opted in.
+    monkeypatch.setenv("MCQ_JDBC_SEARCH_PATH", str(tmp_path / "nothing*.jar"))
+    monkeypatch.delenv("MCQ_JDBC_PACKAGE", raising=False)
+    with pytest.raises(submit.SparkUnavailable) as missing:
+        submit.jdbc_driver(None)
+    assert str(missing.value) == "no PostgreSQL JDBC driver: install libpostgresql-jdbc-java or set MCQ_JDBC_JAR"
+    monkeypatch.setenv("MCQ_JDBC_PACKAGE", "org.postgresql:postgresql:42.7.4")
+    assert submit.jdbc_driver(None) == submit.JdbcDriver(package="org.postgresql:postgresql:42.7.4")
+    monkeypatch.setenv("MCQ_JDBC_SEARCH_PATH", os.pathsep.join([str(tmp_path / "nothing*.jar"),
+                                                                str(tmp_path / "postgresql-*.jar")]))
+    assert submit.jdbc_driver(None) == submit.JdbcDriver(jar=str(jar))
 
 
 def test_submit_command_carries_no_secret(tmp_path):
     window = Window(at(0), at(60))
-    job = spark_engine.build_job("local[2]", "postgresql://u:pw1@h/src", "postgresql://u:pw2@h/wh", window,
-                                 list(PIPELINES), {p: f"{p}-id" for p in PIPELINES}, work_dir=tmp_path,
-                                 manage_metadata=True)
+    jar = tmp_path / "postgresql.jar"
+    jar.write_bytes(b"")
+    job = submit.build_job("local[2]", "postgresql://u:pw1@h/src", "postgresql://u:pw2@h/wh", window,
+                           list(PIPELINES), {p: f"{p}-id" for p in PIPELINES}, work_dir=tmp_path,
+                           manage_metadata=True, jdbc_jar=str(jar))
     argv = " ".join(job.argv("spark-submit"))
     assert "pw1" not in argv and "pw2" not in argv and "postgresql://" not in argv
     assert job.env["MCQ_SOURCE_URL"] == "postgresql://u:pw1@h/src"
     assert "--manage-metadata" in argv and "--py-files" in argv and "test_funnel_fact=test_funnel_fact-id" in argv
     assert Path(job.py_files[0]).is_file() and job.py_files[0].endswith(".zip")
-    assert job.operator_kwargs()["env_vars"] == job.env
+    assert job.jars == [str(jar)] and "spark.jars.packages" not in job.conf
+    # The operator's way to the same submit: the same conf, jar, package zip and environment.
+    settings_ = submit.submit_settings("local[2]", "postgresql://u:pw1@h/src", "postgresql://u:pw2@h/wh",
+                                       jars=str(jar), work_dir=tmp_path, conf={"spark.executor.memory": "1g"},
+                                       env={"X": 1})
+    assert settings_["jars"] == str(jar) and settings_["py_files"] == job.py_files[0]
+    assert settings_["conf"] == {**submit.spark_conf("local[2]"), "spark.executor.memory": "1g"}
+    assert settings_["env_vars"] == {"X": "1", **job.env}
+    # The zip carries the SQL the job reads, where paths.read_sql finds it inside the job.
+    names = zipfile.ZipFile(job.py_files[0]).namelist()
+    assert {"mcq_analytics/spark/job.py", "mcq_analytics/sql/extract/answers.sql",
+            "mcq_analytics/sql/load/rejects.sql"} <= set(names)
 
 
 def test_auto_engine_counts_affected_answers_and_runs_pandas_below_the_threshold(dbs, tmp_path):
@@ -176,10 +191,10 @@ def test_auto_engine_counts_affected_answers_and_runs_pandas_below_the_threshold
     # hours 0 and 1): all answers except those of sessions 7 and 8, which start in hour 1.
     with psycopg.connect(dbs.source_url) as conn:
         expected = conn.execute("SELECT count(*) FROM answers WHERE session_id NOT IN (7, 8)").fetchone()[0]
-    assert spark_engine.affected_answer_rows(dbs.source_url, hour0) == expected
-    assert spark_engine.choose_engine(settings(tmp_path, threshold=expected), dbs.source_url, hour0) \
+    assert run.affected_answer_rows(dbs.source_url, hour0) == expected
+    assert run.choose_engine(settings(tmp_path, threshold=expected), dbs.source_url, hour0) \
         == ("spark", expected)
-    assert spark_engine.choose_engine(settings(tmp_path, threshold=expected + 1), dbs.source_url, hour0) \
+    assert run.choose_engine(settings(tmp_path, threshold=expected + 1), dbs.source_url, hour0) \
         == ("pandas", expected)
     assert_success(run_window("auto", settings(tmp_path, threshold=10**9), dbs.source_url, dbs.warehouse_url, hour0))
     assert {m["engine"] for m in meta(dbs.warehouse_url).values()} == {"pandas"}
@@ -304,7 +319,7 @@ def test_a_spark_job_killed_between_staging_and_swap_changes_nothing(dbs, tmp_pa
     with psycopg.connect(dbs.warehouse_url, autocommit=True) as holder:
         # Hold the lock of the first fact swapped: the job stages everything, then waits inside its swap.
         holder.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (lock_key("question_interaction_fact"),))
-        worker = threading.Thread(target=lambda: results.extend(spark_engine.run_spark_window(
+        worker = threading.Thread(target=lambda: results.extend(run.run_spark_window(
             settings(tmp_path), dbs.source_url, dbs.warehouse_url, Window(at(180), at(240)), run_ids=run_ids)))
         worker.start()
         deadline = time.monotonic() + 300
@@ -331,6 +346,6 @@ def test_a_spark_job_killed_between_staging_and_swap_changes_nothing(dbs, tmp_pa
     assert {(x["status"], x["engine"], x["consecutive_failures"]) for x in m.values()} == {("failed", "spark", 1)}
     assert all("killed by signal 9" in x["last_error"] for x in m.values())
 
-    job = load_job_module()  # a later job drops staging tables older than a day; here: older than now
-    job.drop_stale_staging(dbs.warehouse_url, max_age_hours=-1)
+    # A later job drops staging tables older than a day; here: older than now.
+    spark_job.drop_stale_staging(dbs.warehouse_url, max_age_hours=-1)
     assert staging_tables(dbs.warehouse_url) == []

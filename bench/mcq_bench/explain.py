@@ -22,7 +22,8 @@ def _plan_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
 def explain_window_queries(source_url: str, window: Window) -> list[dict[str, Any]]:
     """EXPLAIN the scope and extract queries of ``window`` (the reference's scope too) as they run: after
     the temp tables they join are filled and analysed. Returns, per query, the scans of the big tables."""
-    from mcq_analytics.extract import EXTRACT_COLUMNS, create_scope
+    from mcq_analytics.extract import EXTRACT_COLUMNS, SCOPE_JOIN, create_scope
+    from mcq_analytics.paths import read_extract
 
     params = {"window_start": window.start, "window_end": window.end}
     plans: dict[str, dict[str, Any]] = {}
@@ -40,7 +41,7 @@ def explain_window_queries(source_url: str, window: Window) -> list[dict[str, An
         create_scope(cur, window, with_buckets=True)
         explain("extract/bucket_sessions.sql", read_sql("extract/bucket_sessions.sql"))
         for name in EXTRACT_COLUMNS:
-            explain(f"extract/{name}.sql", read_sql(f"extract/{name}.sql"))
+            explain(f"extract/{name}.sql", read_extract(name, SCOPE_JOIN))
         explain("extract/questions_by_id.sql", read_sql("extract/questions_by_id.sql"), {"question_ids": [1, 2, 3]})
         conn.rollback()
     checks = []

@@ -28,6 +28,7 @@ from mcq_analytics.pipeline import PIPELINES, PipelineResult
 from mcq_analytics.planning import catch_up_windows, first_activity_hour
 from mcq_analytics.redaction import install_log_redaction, redact
 from mcq_analytics.schema import init_databases
+from mcq_analytics.spark.submit import SparkUnavailable, preflight
 from mcq_analytics.windows import HOUR, Window, WindowError, last_full_hour, parse_time
 
 COMMANDS = ("run", "init-db", "status", "demo", "reconcile")
@@ -183,8 +184,16 @@ def summarise_results(results: list[PipelineResult]) -> str:
     return text
 
 
+def _spark_preflight(args: argparse.Namespace, settings: Settings) -> None:
+    """``--engine spark``: what every window needs (driver, Java, a reachable master) is checked once, before
+    anything runs, and reported in one line (``SparkUnavailable``) — not as a failed run per window."""
+    if args.command in ("run", "reconcile") and (args.engine or settings.engine) == "spark":
+        preflight(settings.spark_master, settings.jdbc_jar)
+
+
 def _setup(args: argparse.Namespace) -> tuple[Settings, Databases]:
     settings = load_settings(args.env)
+    _spark_preflight(args, settings)
     dbs = resolve_databases(settings)
     check_reachable("source", dbs.source_url)
     check_reachable("warehouse", dbs.warehouse_url)
@@ -207,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, WindowError, ConfigError) as exc:
         print(f"run_etl.py: error: {redact(str(exc))}", file=sys.stderr)
         return 2
-    except (ConnectionFailed, EmbeddedPostgresError, DemoRefused) as exc:
+    except (ConnectionFailed, EmbeddedPostgresError, DemoRefused, SparkUnavailable) as exc:
         print(f"run_etl.py: error: {redact(str(exc))}", file=sys.stderr)
         return 1
     except psycopg.Error as exc:  # the warehouse went away, or cannot be written: one line, never a traceback

@@ -17,8 +17,8 @@ def run_window(engine: str, settings: Settings, source_url: str, warehouse_url: 
                progress: ProgressFn | None = None) -> list[PipelineResult]:
     """Build ``pipelines`` for ``window`` on ``engine``.
 
-    ``pandas`` runs in this process; ``spark`` runs one ``spark-submit`` of ``include/spark_jobs/build_fact.py``
-    for all ``pipelines`` (docs/spark.md); ``auto`` counts the window's affected answer rows and takes
+    ``pandas`` runs in this process; ``spark`` runs one ``spark-submit`` (``mcq_analytics.spark.run``) for all
+    ``pipelines`` (docs/spark.md); ``auto`` counts the window's affected answer rows and takes
     ``spark`` from ``settings.auto_engine_threshold`` rows on, else ``pandas``. Either way each pipeline's
     run is recorded in ``etl_metadata``/``etl_run_log`` with the engine that actually ran it.
     """
@@ -28,12 +28,12 @@ def run_window(engine: str, settings: Settings, source_url: str, warehouse_url: 
     window = replace(window, lookback=settings.lookback)  # the change scan reaches back (docs/operations.md)
     expected_rows = None
     if engine != "pandas":
-        from mcq_analytics import spark_engine  # no Spark machinery for Pandas-only runs
+        from mcq_analytics.spark import run as spark_run  # no Spark machinery for Pandas-only runs
 
         if engine == "auto":
-            engine, expected_rows = spark_engine.choose_engine(settings, source_url, window)
+            engine, expected_rows = spark_run.choose_engine(settings, source_url, window)
         if engine == "spark":
-            return spark_engine.run_spark_window(settings, source_url, warehouse_url, window, pipelines,
-                                                 triggered_by, progress=progress, expected_rows=expected_rows)
+            return spark_run.run_spark_window(settings, source_url, warehouse_url, window, pipelines,
+                                              triggered_by, progress=progress, expected_rows=expected_rows)
     return run_pandas_window(source_url, warehouse_url, window, pipelines, triggered_by, progress=progress,
                              lock_timeout_seconds=settings.lock_timeout_seconds)

@@ -13,7 +13,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from mcq_analytics.paths import read_sql
+from mcq_analytics.paths import read_extract, read_sql
 from mcq_analytics.windows import Window
 
 # Column types of each extract; nullable integers arrive as float64 (NaN = NULL), timestamps as int64
@@ -29,6 +29,8 @@ EXTRACT_COLUMNS: dict[str, dict[str, pa.DataType]] = {
     "questions": {"question_id": pa.int64(), "test_id": pa.int64(), "option_count": pa.int64(),
                   "correct_option": pa.int64(), "points": pa.float64()},
 }
+#: How the Pandas engine fills the scope placeholder of the extract queries (``paths.read_extract``).
+SCOPE_JOIN = "JOIN etl_scope USING (session_id)"
 
 
 @dataclass
@@ -103,7 +105,7 @@ def extract_window(source_url: str, window: Window, with_buckets: bool) -> Sourc
             frames: dict[str, pd.DataFrame] = {}
             for name, columns in EXTRACT_COLUMNS.items():
                 t0 = time.perf_counter()
-                query, params = read_sql(f"extract/{name}.sql"), None
+                query, params = read_extract(name, SCOPE_JOIN), None
                 if name == "questions":  # the questions the extracted answers point at (answers come first)
                     query = read_sql("extract/questions_by_id.sql")
                     params = {"question_ids": np.unique(frames["answers"]["question_id"].to_numpy()).tolist()}

@@ -1,6 +1,6 @@
 """The Spark engine's definition of the facts and the quarantine (docs/data_contract.md sections 2 and 4).
 
-The DataFrame twin of ``src/mcq_analytics/transform.py``, function for function: pure transformations of
+The DataFrame twin of ``mcq_analytics.transform``, function for function: pure transformations of
 source frames, no I/O, no Python UDFs (executors need only the JVM). Timestamps stay epoch microseconds
 as ``long`` and UTC hours are exact integer floors, as in the Pandas engine; ratios are computed with the
 same double operations in the same order, medians with Spark's exact ``percentile`` (linear
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from mcq_analytics.contract import FUNNEL_STAGES, HOUR_US
 from mcq_analytics.facts import fact
-from mcq_analytics.transform import FUNNEL_STAGES, HOUR_US
 
 
 @dataclass
