@@ -173,12 +173,14 @@ def reconcile_plan(args: argparse.Namespace, settings: Settings, dbs: Databases,
     return plan
 
 
-def summarise_results(results: list[PipelineResult]) -> str:
+def summarise_results(results: list[PipelineResult], seconds: float) -> str:
+    """The totals in one line, then one line per failed pipeline run: its first error line (for Spark the
+    cause and the path of the job's log)."""
     failed = [r for r in results if r.status != "success"]
     windows = len({r.window for r in results})
     text = (f"{windows} window(s), {len(results)} pipeline run(s): {len(results) - len(failed)} succeeded, "
             f"{len(failed)} failed; {sum(r.rows_written for r in results):,} fact rows written, "
-            f"{sum(r.rows_rejected for r in results):,} rejects")
+            f"{sum(r.rows_rejected for r in results):,} rejects in {seconds:.1f}s")
     for r in failed:
         text += f"\nFAILED {r.pipeline} {r.window}: {(r.error or '').splitlines()[0]}"
     return text
@@ -261,5 +263,5 @@ def _command(args: argparse.Namespace, settings: Settings, dbs: Databases, log_f
             return 0
     started = datetime.now()
     results = run_plan(plan, args.engine or settings.engine, settings, dbs, args.quiet)
-    _print(summarise_results(results) + f" in {(datetime.now() - started).total_seconds():.1f}s")
+    _print(summarise_results(results, (datetime.now() - started).total_seconds()))
     return 1 if any(r.status != "success" for r in results) else 0
