@@ -14,6 +14,8 @@ import os
 import random
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -183,6 +185,21 @@ def test_submit_command_carries_no_secret(tmp_path):
     assert {"mcq_analytics/spark/job.py", "mcq_analytics/sql/extract/answers.sql",
             "mcq_analytics/sql/load/rejects.sql"} <= set(names)
 
+
+def test_the_package_zip_runs_with_its_own_sql(tmp_path):
+    """Imported from the zip alone (as the job's driver does with ``--py-files`` first on its path), the
+    package reads the SQL it was shipped with, from any directory, with no setting pointing at a checkout."""
+    zip_path = submit.package_zip(tmp_path / "zip")
+    probe = ("import mcq_analytics.paths as p, mcq_analytics.spark.job as j; print(p.__file__); "
+             "print(j.jdbc_query('answers'))")
+    env = {**os.environ, "PYTHONPATH": str(zip_path)}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, cwd=tmp_path, capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out[0] == str(zip_path / "mcq_analytics" / "paths.py")
+    assert out[1:] == ["SELECT a.answer_id, a.session_id, a.question_id, a.selected_option,",
+                       "       (extract(epoch FROM a.answered_at) * 1000000)::bigint AS answered_us,",
+                       "       a.time_spent_ms",
+                       "  FROM answers a"]
 
 def test_auto_engine_counts_affected_answers_and_runs_pandas_below_the_threshold(dbs, tmp_path):
     seed_platform(dbs.source_url)
