@@ -50,6 +50,7 @@ def test_a_missing_jdbc_driver_is_one_line_before_spark_submit(tmp_path):
     assert not (tmp_path / "state" / "spark").exists()  # nothing was submitted
 
 
+@needs_java
 def test_an_unreachable_master_is_named_in_one_line_within_seconds(tmp_path):
     started = time.monotonic()
     proc = run_etl(tmp_path, "--engine", "spark", *HOUR, MCQ_JDBC_JAR=a_jar(tmp_path),
@@ -59,6 +60,7 @@ def test_an_unreachable_master_is_named_in_one_line_within_seconds(tmp_path):
     assert (proc.stdout, proc.stderr) == ("", UNREACHABLE + "\n")
 
 
+@needs_java
 def test_auto_runs_that_find_the_master_unreachable_fail_in_one_line_each(dbs, tmp_path):
     """Under ``auto`` the check runs per window that chooses Spark: each pipeline fails with the one line,
     recorded as its run's error; the output holds no Java text."""

@@ -260,11 +260,11 @@ def spark_submit_path() -> str:
 
 
 def preflight(master: str, jdbc_jar: str | None = None, *, probe_master: bool = True) -> JdbcDriver:
-    """Everything a job needs before it is submitted — spark-submit, Java, the JDBC driver, a reachable
+    """Everything a job needs before it is submitted — the JDBC driver, Java, spark-submit, a reachable
     master — or ``SparkUnavailable`` with one line naming what is missing. Returns the driver to ship."""
-    spark_submit_path()
-    check_java()
     driver = jdbc_driver(jdbc_jar)
+    check_java()
+    spark_submit_path()
     if probe_master:
         check_master(master)
     return driver
