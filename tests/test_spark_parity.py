@@ -284,7 +284,9 @@ def test_spark_equals_pandas_on_generated_data_after_shuffled_hourly_windows(dbs
 @spark_test
 def test_a_spark_swap_that_fails_leaves_the_fact_unchanged_and_the_run_failed(dbs, tmp_path):
     seed_platform(dbs.source_url)
-    for hour in (0, 1):
+    # The catalogue rows date from 00:00: the quiet hours up to 10:00 first, so the windows are in sequence.
+    assert_success(run_pandas_window(dbs.source_url, dbs.warehouse_url, Window(at(-600), at(0))))
+    for hour in (0, 1, 2):
         assert_success(run_pandas_window(dbs.source_url, dbs.warehouse_url, Window(at(60 * hour), at(60 * hour + 60))))
     with psycopg.connect(dbs.warehouse_url) as conn:
         conn.execute(FAIL_ON_INSERT)
@@ -304,8 +306,8 @@ def test_a_spark_swap_that_fails_leaves_the_fact_unchanged_and_the_run_failed(db
     assert (m["question_interaction_fact"]["status"], m["question_interaction_fact"]["engine"]) == ("failed", "spark")
     assert m["question_interaction_fact"]["consecutive_failures"] == 1
     assert "disk full (injected)" in m["question_interaction_fact"]["last_error"]
-    assert m["question_interaction_fact"]["watermark"] == at(120)
-    assert m["test_summary_fact"]["status"] == "success" and m["test_summary_fact"]["watermark"] == at(120)
+    assert m["question_interaction_fact"]["watermark"] == at(180)  # a failed window never moves it
+    assert m["test_summary_fact"]["status"] == "success" and m["test_summary_fact"]["watermark"] == at(240)
     assert staging_tables(dbs.warehouse_url) == []  # the failed job still dropped its staging tables
 
 
