@@ -57,9 +57,11 @@ def free_port() -> int:
 
 
 def clean_environ() -> dict[str, str]:
-    """The current environment without any Airflow or MCQ settings (the tests set their own)."""
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith(("AIRFLOW", "MCQ_", "_AIRFLOW")) and k != "PYTHONPATH"}
+    """The current environment without any Airflow or MCQ settings (the tests set their own).
+
+    ``PYTHONPATH`` stays: Airflow's processes import ``mcq_analytics`` (DAG factory, operators) from the same
+    place as this test session does, e.g. a worktree's ``src`` ahead of an editable install elsewhere."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MCQ_", "_AIRFLOW"))}
 
 
 @dataclass

@@ -16,7 +16,7 @@ from airflow_harness import FACTS, airflow_env, assert_facts_equal, dag_test
 from helpers import fetch_all_facts, fetch_rejects
 from psycopg.rows import dict_row
 
-from mcq_analytics import airflow_support as support
+from mcq_analytics.airflow import support
 from mcq_analytics.generator import GeneratorConfig, generate
 from mcq_analytics.pipeline import run_pandas_window
 from mcq_analytics.windows import Window

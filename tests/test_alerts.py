@@ -462,14 +462,13 @@ def test_two_failures_at_the_same_moment_send_exactly_one_alert(dbs, settings, c
 def run_dag_script(script_text: str, dbs, pg_server, tmp_path, base_dir) -> str:
     """Run a DAG file's own ``dag.test()`` in a child process on the session's migrated Airflow database
     (tests/airflow_harness.py); returns its output."""
-    from airflow_harness import PLUGINS_DIR, airflow_env
+    from airflow_harness import airflow_env
 
     airflow = airflow_env(pg_server, base_dir, "alerts")
     env = airflow.env(dbs.source_url, dbs.warehouse_url, AIRFLOW__CORE__DAGS_FOLDER=str(tmp_path),
                       AIRFLOW_CONN_SLACK_ALERTS=os.environ["AIRFLOW_CONN_SLACK_ALERTS"],
                       AIRFLOW_CONN_SMTP_DEFAULT=os.environ["AIRFLOW_CONN_SMTP_DEFAULT"], MCQ_ALERT_THRESHOLD="2",
-                      MCQ_ALERT_EMAIL_TO="oncall@example.com", MCQ_AIRFLOW_BASE_URL="https://airflow.example.com",
-                      MCQ_PLUGINS_DIR=str(PLUGINS_DIR))
+                      MCQ_ALERT_EMAIL_TO="oncall@example.com", MCQ_AIRFLOW_BASE_URL="https://airflow.example.com")
     script = tmp_path / "mcq_alerts_e2e.py"
     script.write_text(script_text)
     proc = subprocess.run([sys.executable, str(script), dbs.source_url, dbs.warehouse_url], env=env,
@@ -481,17 +480,14 @@ def run_dag_script(script_text: str, dbs, pg_server, tmp_path, base_dir) -> str:
 
 TIMEOUT_DAG_SCRIPT = textwrap.dedent('''
     """The project's FactBuildOperator hitting a real execution_timeout twice, then succeeding."""
-    import os
     import sys
     from datetime import UTC, datetime, timedelta
 
     import psycopg
     from airflow.sdk import DAG, BaseOperator, CronDataIntervalTimetable
 
-    sys.path.insert(0, os.environ["MCQ_PLUGINS_DIR"])
-    from mcq_operators import FactBuildOperator
-
     from mcq_analytics.airflow.callbacks import on_task_failure, on_task_success
+    from mcq_analytics.airflow.operators import FactBuildOperator
 
     WAREHOUSE = sys.argv[2]
     CALLBACKS = {"on_failure_callback": on_task_failure, "on_success_callback": on_task_success}
@@ -549,7 +545,7 @@ def test_a_build_killed_by_its_execution_timeout_still_counts_and_alerts(dbs, pg
 
 
 def test_the_batch_dag_alerts_once_after_two_failed_runs_and_recovers(dbs, pg_server, channels, tmp_path_factory):
-    """The real ``mcq_analytics_batch`` DAG (callbacks from its default_args) under ``dag.test()``, every task
+    """The real ``mcq_analytics_batch`` DAG (callbacks on its build tasks) under ``dag.test()``, every task
     with one retry: a retried attempt counts nothing, each run's final failure counts one, the 2nd run alerts
     once, the run after the repair sends the recovery notice; the other two pipelines never alert."""
     from airflow_harness import airflow_env, dag_test

@@ -1,6 +1,6 @@
 """DAG integrity: every file in dags/ imports cleanly without touching a database, both DAGs are hourly with
-one-hour data intervals, three independent task groups with their build task, checks and outlets, the
-defaults the project relies on, and the Airflow glue in ``mcq_analytics.airflow_support``.
+one-hour data intervals, one independent task group per registered fact with its build task, checks and
+outlets, the defaults the project relies on, and the Airflow glue in ``mcq_analytics.airflow.support``.
 
 Parsing happens in this process (DagBag needs no database); the no-database proof runs in a child process
 whose every database and connection points at a closed port."""
@@ -18,21 +18,19 @@ import psycopg
 import pytest
 from airflow_harness import DAGS_DIR, FACTS, PLUGINS_DIR, REPO, clean_environ, free_port
 
-from mcq_analytics import airflow_support as support
+from mcq_analytics.airflow import support
 
 DAG_IDS = ("mcq_analytics_batch", "mcq_analytics_spark")
 
 
 @pytest.fixture(scope="session")
 def airflow_in_process(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Let this process import Airflow with a throwaway AIRFLOW_HOME and the plugins folder on sys.path."""
+    """Let this process import Airflow with a throwaway AIRFLOW_HOME."""
     import os
 
     if "airflow" not in sys.modules:
         os.environ.setdefault("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow_home_parse")))
         os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    if str(PLUGINS_DIR) not in sys.path:
-        sys.path.append(str(PLUGINS_DIR))
 
 
 def load_dagbag():
@@ -211,7 +209,8 @@ def test_checks_use_common_sql_operators_on_the_warehouse(dags, dag_id):
 def test_build_operators_and_their_outlets(dags):
     from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
     from airflow.sdk import Asset
-    from mcq_operators import FactBuildOperator, SparkFactSubmitOperator
+
+    from mcq_analytics.airflow.operators import FactBuildOperator, SparkFactSubmitOperator
 
     for fact in FACTS:
         pandas_build = dags["mcq_analytics_batch"].get_task(f"{fact}.build")
@@ -224,7 +223,8 @@ def test_build_operators_and_their_outlets(dags):
             assert build.warehouse_conn_id == "mcq_warehouse" and build.source_conn_id == "mcq_source"
             assert build.outlets == [Asset(name=f"mcq_warehouse.analytics.{fact}",
                                            uri=f"mcq://mcq_warehouse/analytics/{fact}", group="mcq_analytics")]
-        assert spark_build._conn_id == "spark_default"
+        assert pandas_build.engine is None  # MCQ_ENGINE decides on the worker, at run time
+        assert pandas_build.spark_conn_id == spark_build.spark_conn_id == "spark_default"
         assert spark_build.application == str(REPO / "include" / "spark_jobs" / "build_fact.py")
         assert spark_build.env_vars is None  # filled from the connections at run time only
 
@@ -258,9 +258,14 @@ def test_dag_defaults(dags, dag_id):
     assert str(REPO / "include" / "sql") in dag.template_searchpath
     for task in dag.tasks:
         assert task.owner == "mcq-analytics"
-        assert task.on_failure_callback == [on_task_failure]
-        assert task.on_success_callback == [on_task_success]
         assert task.execution_timeout is not None
+        if task.task_id.endswith(".build"):  # the alert callbacks sit on the build tasks ...
+            assert task.on_failure_callback == [on_task_failure]
+            assert task.on_success_callback == [on_task_success]
+        else:  # ... and only there: the checks' outcome never moves a pipeline's failure streak
+            assert task.on_failure_callback in (None, [])
+            assert task.on_success_callback in (None, [])
+            assert task.retries == 1
     for fact in FACTS:
         build = dag.get_task(f"{fact}.build")
         assert build.retries == 2 and build.retry_exponential_backoff == 2.0
@@ -361,7 +366,7 @@ def test_check_scope_matches_the_run_id_convention(dags):
             support.run_prefix(fact, dag.dag_id, "manual__x"))
 
 
-# -- airflow_support --------------------------------------------------------------------------------
+# -- mcq_analytics.airflow.support ----------------------------------------------------------------
 @pytest.mark.parametrize(("uri", "extras", "expected"), [
     ("postgres://u:p%40ss@db:5433/mcq", None, "postgresql://u:p%40ss@db:5433/mcq"),
     ("postgresql+psycopg://u:pw@db/mcq", None, "postgresql://u:pw@db/mcq"),
@@ -414,7 +419,7 @@ def test_spark_env_and_package_zip(tmp_path):
     path = support.package_zip(tmp_path)
     assert path == support.package_zip(tmp_path)  # cached by content
     names = zipfile.ZipFile(path).namelist()
-    assert "mcq_analytics/pipeline.py" in names and "mcq_analytics/airflow_support.py" in names
+    assert "mcq_analytics/pipeline.py" in names and "mcq_analytics/airflow/support.py" in names
     assert not any("__pycache__" in n for n in names)
     (tmp_path / "jobs").mkdir()
     for name in ("job.py", "helper.py"):
@@ -434,3 +439,74 @@ def test_spark_submit_defaults_follow_the_spark_engine(monkeypatch, tmp_path):
     assert "spark.jars.packages" not in conf
     cluster_conf, _ = support.spark_submit_defaults("spark://master:7077", None, "/opt/jars/pg.jar")
     assert cluster_conf["spark.dynamicAllocation.enabled"] == "true"
+
+
+@pytest.mark.parametrize(("conn", "master"), [
+    ('{"conn_type": "spark", "host": "local[2]"}', "local[2]"),
+    ("spark://spark-master:7077?deploy-mode=client", "spark://spark-master:7077"),
+    ('{"conn_type": "spark", "host": "spark://m1:7077,m2:7077"}', "spark://m1:7077,m2:7077"),
+    ('{"conn_type": "spark", "host": "k8s://https://k8s.example", "port": 6443}', "k8s://https://k8s.example:6443"),
+    ('{"conn_type": "spark", "host": "yarn"}', "yarn"),
+    (None, "yarn"),  # undefined: the provider's default
+])
+def test_spark_master_reads_the_connection_through_public_api(airflow_in_process, monkeypatch, conn, master):
+    """``spark_master`` (``BaseHook.get_connection``) gives the master the provider's hook would use."""
+    if conn is None:
+        monkeypatch.delenv("AIRFLOW_CONN_MCQ_SPARK_T", raising=False)
+    else:
+        monkeypatch.setenv("AIRFLOW_CONN_MCQ_SPARK_T", conn)
+    assert support.spark_master("mcq_spark_t") == master
+    assert support.spark_master("mcq_spark_t", default="local[*]") == ("local[*]" if conn is None else master)
+
+
+def test_operators_use_no_private_provider_api():
+    source = (REPO / "src" / "mcq_analytics" / "airflow" / "operators.py").read_text()
+    for private in ("._hook", "._connection", "._conn_id", "_get_hook"):
+        assert private not in source, private
+
+
+@pytest.mark.parametrize(("engine", "batch"), [("pandas", "pandas"), ("auto", "auto"), ("spark", "pandas"),
+                                               (None, "pandas")])
+def test_settings_of_a_worker_and_the_batch_dags_engine(engine, batch):
+    environ = {"MCQ_ENV": "dev", "MCQ_AUTO_ENGINE_THRESHOLD_ROWS": "1234"}
+    if engine:
+        environ["MCQ_ENGINE"] = engine
+    settings = support.settings_from_environment(environ)
+    assert (settings.env, settings.engine, settings.auto_engine_threshold) == ("dev", engine or "pandas", 1234)
+    assert support.batch_engine(settings) == batch
+
+
+def test_fact_build_operator_rejects_an_unknown_engine(airflow_in_process):
+    from mcq_analytics.airflow.operators import FactBuildOperator
+
+    with pytest.raises(ValueError, match="engine 'dask' is not available"):
+        FactBuildOperator(task_id="build", pipeline="test_summary_fact", engine="dask")
+
+
+def test_the_factory_builds_each_dag_and_rejects_unknown_engines(airflow_in_process):
+    from mcq_analytics.airflow.dag_factory import DAG_SPECS, fact_dag
+
+    assert {engine: spec.dag_id for engine, spec in DAG_SPECS.items()} == {"pandas": "mcq_analytics_batch",
+                                                                          "spark": "mcq_analytics_spark"}
+    assert fact_dag("spark").dag_id == "mcq_analytics_spark"
+    with pytest.raises(ValueError, match="no fact DAG for engine 'auto'"):
+        fact_dag("auto")
+
+
+def test_dag_files_only_call_the_factory():
+    """The DAG files are a few lines: everything else is in the installed package (nothing on sys.path)."""
+    for path, engine in ((DAGS_DIR / "mcq_analytics_batch.py", "pandas"), (DAGS_DIR / "mcq_analytics_spark.py",
+                                                                         "spark")):
+        code = path.read_text().split('"""', 2)[2].strip().splitlines()
+        assert code == ["from mcq_analytics.airflow.dag_factory import fact_dag", "", f'dag = fact_dag("{engine}")']
+
+
+def test_the_airflow_subpackage_does_not_shadow_airflow(airflow_in_process):
+    """``mcq_analytics.airflow`` imports the real Airflow with absolute imports."""
+    import airflow
+
+    from mcq_analytics.airflow import dag_factory, operators
+
+    assert airflow.__file__.endswith("site-packages/airflow/__init__.py")
+    assert operators.BaseOperator.__module__.startswith("airflow.sdk")
+    assert dag_factory.DAG.__module__.startswith("airflow.sdk")

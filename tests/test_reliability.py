@@ -33,7 +33,7 @@ from psycopg import sql
 from test_cli import ROOT, assert_one_line_error, run_etl
 from test_convergence import facts_close
 
-from mcq_analytics.airflow_support import run_fact_build
+from mcq_analytics.airflow.support import run_fact_build
 from mcq_analytics.config import ConfigError, load_settings
 from mcq_analytics.embedded_pg import EmbeddedPostgres
 from mcq_analytics.engines import run_window

@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from mcq_analytics.airflow_support import connection_url, run_id_for
+from mcq_analytics.airflow.support import connection_url, run_id_for
 from mcq_analytics.alerts import (
     NoticeReport,
     RunInfo,
@@ -101,7 +101,7 @@ def _info_from_context(context: dict[str, Any], settings: Settings, failed: bool
 
 def _record_orphan(warehouse_url: str, pipeline: str, info: RunInfo, try_number: int | None) -> bool:
     """Count the final attempt if it died before ``finish_run``; its run-log id follows the operators'
-    convention (``airflow_support.run_id_for``)."""
+    convention (``airflow.support.run_id_for``)."""
     if not (info.dag_id and info.run_id and try_number):
         return False
     return record_orphaned_attempt(warehouse_url, pipeline, run_id_for(pipeline, info.dag_id, info.run_id, try_number),

@@ -182,7 +182,7 @@ def record_orphaned_attempt(warehouse_url: str, pipeline: str, run_log_id: str, 
     """Count a final attempt whose task died before ``finish_run`` (e.g. ``AirflowTaskTimeout``, a
     ``BaseException`` that ``run_pandas_window`` does not catch, or a worker lost mid-run).
 
-    ``run_log_id`` is the attempt's ``etl_run_log.run_id`` (under Airflow ``airflow_support.run_id_for``).
+    ``run_log_id`` is the attempt's ``etl_run_log.run_id`` (under Airflow ``airflow.support.run_id_for``).
     Only a row still ``running`` is closed, by one conditional UPDATE, so the failure is counted at most once.
     """
     error = error or ORPHAN_ERROR

@@ -115,8 +115,9 @@ def prune_logs(work_dir: Path, keep: int = KEEP_LOGS) -> None:
 def run_spark_window(settings: Settings, source_url: str, warehouse_url: str, window: Window,
                      pipelines: Sequence[str] = PIPELINES, triggered_by: str = "cli",
                      run_ids: dict[str, str] | None = None, progress: ProgressFn | None = None,
-                     expected_rows: int | None = None) -> list[PipelineResult]:
+                     expected_rows: int | None = None, final: bool = True) -> list[PipelineResult]:
     """Build ``pipelines`` for ``window`` with one ``spark-submit``; the same bookkeeping as the Pandas engine.
+    ``final=False``: an attempt a scheduler will retry (its failure is logged, not counted).
 
     Every pipeline is recorded ``running`` first; the job writes each pipeline's counts into its run-log
     row inside the swap transaction and reports per-pipeline results in a JSON file; a job that dies
@@ -187,7 +188,7 @@ def run_spark_window(settings: Settings, source_url: str, warehouse_url: str, wi
             warehouse_url, pipeline, window, run_ids[pipeline],
             error=result.error if result.status != "success" else None,
             rows_read=counts.get("rows_read"), rows_written=counts.get("rows_written"),
-            rows_rejected=counts.get("rows_rejected"), engine="spark",
+            rows_rejected=counts.get("rows_rejected"), engine="spark", final=final,
         )
         if result.status != "success" and progress is None:  # with progress, the caller shows the error
             log.error("%s %s failed: %s", pipeline, window, result.error)

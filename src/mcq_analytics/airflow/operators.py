@@ -1,12 +1,14 @@
-"""Operators of the MCQ analytics DAGs (``plugins/`` is on ``sys.path`` in every Airflow component).
+"""Operators of the MCQ analytics DAGs.
 
-``FactBuildOperator`` builds one fact table for its DAG run's data interval on the Pandas engine;
-``SparkFactSubmitOperator`` submits the Spark job for one fact and keeps ``etl_metadata`` right even when
-the job dies. Both resolve the databases from Airflow connections at run time, never at parse time.
+``FactBuildOperator`` builds one fact table for its DAG run's data interval on the Pandas engine, or on the
+engine ``auto`` picks for that interval (the batch DAG); ``SparkFactSubmitOperator`` submits the Spark job
+for one fact and keeps ``etl_metadata`` right even when the job dies (the Spark DAG). Both resolve the
+databases from Airflow connections at run time, never at parse time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import sys
@@ -17,8 +19,9 @@ from typing import Any
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import BaseOperator, Context
 
-from mcq_analytics import airflow_support as support
 from mcq_analytics import metadata
+from mcq_analytics.airflow import support
+from mcq_analytics.config import ENGINES, ConfigError, Settings
 from mcq_analytics.paths import SPARK_JOBS_DIR
 from mcq_analytics.windows import Window
 
@@ -28,45 +31,80 @@ class FactBuildFailed(RuntimeError):
 
 
 class FactBuildOperator(BaseOperator):
-    """Build one fact table for ``[window_start, window_end)`` with ``run_pandas_window``'s bookkeeping.
+    """Build one fact table for ``[window_start, window_end)`` through ``engines.run_window`` (as the CLI).
 
-    The run-log id is ``<pipeline>__<dag_id>__<run_id>__try<n>`` (also the rows' ``etl_run_id``); an attempt
-    Airflow will retry is recorded as failed without counting towards ``consecutive_failures``. Returns the
-    run id and row counts (XCom); raises ``FactBuildFailed`` so the task fails when the build does.
+    ``engine`` is ``pandas``, ``spark`` or ``auto``; by default the worker's settings decide at run time
+    (``support.batch_engine``: ``auto`` when ``MCQ_ENGINE=auto``, else ``pandas``). ``auto`` counts the
+    interval's affected answer rows and runs Spark from ``MCQ_AUTO_ENGINE_THRESHOLD_ROWS`` on, exactly as
+    ``run_etl.py`` does, logging its choice; Spark then runs on the master of connection ``spark_conn_id``
+    (else ``MCQ_SPARK_MASTER``). The run-log id is ``<pipeline>__<dag_id>__<run_id>__try<n>`` (also the rows'
+    ``etl_run_id``) and the engine that ran is recorded with it; an attempt Airflow will retry is recorded
+    as failed without counting towards ``consecutive_failures``. Returns the run id, engine and row counts
+    (XCom); raises ``FactBuildFailed`` so the task fails when the build does.
     """
 
     template_fields: Sequence[str] = ("window_start", "window_end")
     ui_color = "#d6ecff"
 
-    def __init__(self, *, pipeline: str, window_start: str = support.WINDOW_START_TEMPLATE,
-                 window_end: str = support.WINDOW_END_TEMPLATE, source_conn_id: str = support.SOURCE_CONN_ID,
-                 warehouse_conn_id: str = support.WAREHOUSE_CONN_ID, **kwargs: Any) -> None:
+    def __init__(self, *, pipeline: str, engine: str | None = None,
+                 window_start: str = support.WINDOW_START_TEMPLATE, window_end: str = support.WINDOW_END_TEMPLATE,
+                 source_conn_id: str = support.SOURCE_CONN_ID, warehouse_conn_id: str = support.WAREHOUSE_CONN_ID,
+                 spark_conn_id: str = support.SPARK_CONN_ID, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if engine is not None and engine not in ENGINES:
+            raise ValueError(f"engine {engine!r} is not available (choose from {', '.join(ENGINES)})")
         self.pipeline = pipeline
+        self.engine = engine
         self.window_start = window_start
         self.window_end = window_end
         self.source_conn_id = source_conn_id
         self.warehouse_conn_id = warehouse_conn_id
+        self.spark_conn_id = spark_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         window = support.window_from(self.window_start, self.window_end)
         run_id, triggered, final = support.attempt_from_context(context, self.pipeline)
+        try:
+            settings = support.settings_from_environment()
+        except ConfigError as exc:
+            raise FactBuildFailed(f"{self.pipeline} {window}: {exc}") from None
         source_url = support.connection_url(self.source_conn_id)
         warehouse_url = support.connection_url(self.warehouse_conn_id)
-        self.log.info("building %s for %s as %s (final attempt: %s)", self.pipeline, window, run_id, final)
+        engine = self.engine or support.batch_engine(settings)
         try:
+            engine, expected_rows = self._choose(engine, settings, source_url, window)
+            if engine == "spark":
+                master = support.spark_master(self.spark_conn_id, default=settings.spark_master)
+                settings = dataclasses.replace(settings, spark_master=master)
+            self.log.info("building %s for %s as %s on %s (final attempt: %s)", self.pipeline, window, run_id,
+                          engine, final)
             result = support.run_fact_build(source_url, warehouse_url, window, self.pipeline, run_id, triggered,
-                                            final)
-        except BaseException as exc:  # AirflowTaskTimeout/AirflowTaskTerminated skip run_pandas_window's handler
+                                            final, engine=engine, settings=settings, expected_rows=expected_rows)
+        except BaseException as exc:  # AirflowTaskTimeout/AirflowTaskTerminated skip the engines' handlers
             metadata.finish_run(warehouse_url, self.pipeline, window, run_id, error=f"{type(exc).__name__}: {exc}",
-                                engine="pandas", final=final)
+                                engine=engine if engine in ("pandas", "spark") else None, final=final)
             raise
         if result.status != "success":
-            raise FactBuildFailed(f"{self.pipeline} {window} failed: {result.error}")
-        self.log.info("%s: read %d, wrote %d, rejected %d rows in %.2fs", self.pipeline, result.rows_read,
-                      result.rows_written, result.rows_rejected, result.seconds)
-        return {"run_id": run_id, "rows_read": result.rows_read, "rows_written": result.rows_written,
-                "rows_rejected": result.rows_rejected}
+            raise FactBuildFailed(f"{self.pipeline} {window} failed on {result.engine}: {result.error}")
+        self.log.info("%s on %s: read %d, wrote %d, rejected %d rows in %.2fs", self.pipeline, result.engine,
+                      result.rows_read, result.rows_written, result.rows_rejected, result.seconds)
+        return {"run_id": run_id, "engine": result.engine, "rows_read": result.rows_read,
+                "rows_written": result.rows_written, "rows_rejected": result.rows_rejected}
+
+    def _choose(self, engine: str, settings: Settings, source_url: str, window: Window) -> tuple[str, int | None]:
+        """Resolve ``auto`` to the engine for this window (the same count and threshold as ``run_etl.py``)."""
+        if engine != "auto":
+            return engine, None
+        from mcq_analytics import spark_engine  # no Spark machinery unless auto has to decide
+
+        chosen, rows = spark_engine.choose_engine(settings, source_url, window)
+        threshold = settings.auto_engine_threshold
+        if rows is None:
+            self.log.warning("auto chose %s: counting the affected answers of %s failed", chosen, window)
+        else:
+            self.log.info("auto chose %s: %d affected answers %s threshold %d", chosen, rows,
+                          "≥" if rows >= threshold else "<", threshold)
+        return chosen, rows
 
 
 class SparkFactSubmitOperator(SparkSubmitOperator):
@@ -78,7 +116,8 @@ class SparkFactSubmitOperator(SparkSubmitOperator):
     ``--pipeline --window-start --window-end --run-id`` and reads the databases from the environment
     variables ``MCQ_SOURCE_URL``/``MCQ_WAREHOUSE_URL``, filled from the Airflow connections at run time
     (never in the command line or the rendered template fields). Conf and the JDBC jar default to what
-    ``run_etl.py --engine spark`` uses for the connection's master (``conf=``/``jars=`` override).
+    ``run_etl.py --engine spark`` uses for the connection's master (``conf=``/``jars=`` override); the master
+    is read through ``BaseHook.get_connection``, as the provider's hook resolves it.
     """
 
     template_fields: Sequence[str] = (*SparkSubmitOperator.template_fields, "window_start", "window_end")
@@ -98,6 +137,7 @@ class SparkFactSubmitOperator(SparkSubmitOperator):
         self.window_end = window_end
         self.source_conn_id = source_conn_id
         self.warehouse_conn_id = warehouse_conn_id
+        self.spark_conn_id = conn_id
         self._open_run: tuple[str, Window, str, bool] | None = None
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -108,12 +148,12 @@ class SparkFactSubmitOperator(SparkSubmitOperator):
         env = support.spark_env(source_url, warehouse_url, self.env_vars, python=sys.executable)
         if shutil.which("spark-submit") is None:  # a worker started without the venv's bin on PATH
             env.setdefault("PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+        # All set before super().execute() builds the provider's hook, which copies them.
         self.env_vars = env
         if self.py_files is None:
             self.py_files = support.spark_py_files(self.application)
-        master = self._get_hook()._connection.get("master") or ""  # as the provider resolves spark_default
-        self.conf, self.jars = support.spark_submit_defaults(master, self.conf, self.jars)
-        self._hook = None  # the hook copies conf/jars/env_vars/py_files when built: build it after setting them
+        self.conf, self.jars = support.spark_submit_defaults(support.spark_master(self.spark_conn_id), self.conf,
+                                                             self.jars)
         metadata.begin_run(warehouse_url, self.pipeline, window, "spark", run_id, triggered)
         self._open_run = (warehouse_url, window, run_id, final)
         try:

@@ -1,9 +1,9 @@
-"""Airflow glue that is logic rather than wiring, shared by ``dags/`` and ``plugins/`` and unit-testable.
+"""Airflow glue that is logic rather than wiring, shared by the operators and the DAG factory, unit-testable.
 
-Connection → libpq URL resolution, the window and run id of a task instance, which DAG an environment
-runs, and one fact build with retry-aware bookkeeping. Airflow is imported lazily inside functions, so
-importing this module never needs Airflow and never touches a database (DAG files import it at parse
-time).
+Connection → libpq URL (and Spark master) resolution, the window and run id of a task instance, which DAG
+an environment runs and which engine its batch DAG uses, and the Spark submission defaults. Airflow is
+imported lazily inside functions, so importing this module never needs Airflow and never touches a
+database (the DAG factory imports it at parse time).
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from mcq_analytics.pipeline import PipelineResult, run_pandas_window
+from mcq_analytics import engines
+from mcq_analytics.config import Settings, load_settings
+from mcq_analytics.pipeline import PipelineResult
 from mcq_analytics.spark_engine import package_zip
 from mcq_analytics.windows import Window, parse_time
 
@@ -30,6 +32,8 @@ BATCH_DAG_ID = "mcq_analytics_batch"
 SPARK_DAG_ID = "mcq_analytics_spark"
 #: Which DAG runs for each ``MCQ_ENGINE``: ``auto`` picks the engine per window inside the batch DAG.
 DAG_FOR_ENGINE = {"pandas": BATCH_DAG_ID, "auto": BATCH_DAG_ID, "spark": SPARK_DAG_ID}
+#: The master ``SparkSubmitHook`` uses when its connection is not defined.
+PROVIDER_DEFAULT_MASTER = "yarn"
 
 WINDOW_START_TEMPLATE = "{{ data_interval_start.isoformat() }}"
 WINDOW_END_TEMPLATE = "{{ data_interval_end.isoformat() }}"
@@ -79,11 +83,6 @@ def window_from(start: str | datetime, end: str | datetime) -> Window:
     start_dt = start if isinstance(start, datetime) else parse_time(str(start))
     end_dt = end if isinstance(end, datetime) else parse_time(str(end))
     return Window(start_dt, end_dt)
-
-
-def window_from_context(context: Mapping[str, Any]) -> Window:
-    """The data interval of the running DAG run as a ``Window``."""
-    return window_from(context["data_interval_start"], context["data_interval_end"])
 
 
 def run_prefix(pipeline: str, dag_id: str, dag_run_id: str) -> str:
@@ -140,16 +139,59 @@ def paused_upon_creation(dag_id: str, environ: Mapping[str, str] | None = None) 
     return None if active_dag_id(environ) == dag_id else True
 
 
+# -- settings and the batch DAG's engine ---------------------------------------------------------
+def settings_from_environment(environ: Mapping[str, str] | None = None) -> Settings:
+    """The project settings of an Airflow worker: ``.env.<MCQ_ENV>`` (default ``dev``) under its ``MCQ_*``
+    environment variables, the same file ``run_etl.py --env`` reads (the alert callbacks read it too)."""
+    environ = os.environ if environ is None else environ
+    return load_settings(environ.get("MCQ_ENV") or "dev", environ=dict(environ))
+
+
+def batch_engine(settings: Settings) -> str:
+    """The engine of the batch DAG's build tasks: ``auto`` (Pandas or Spark per window, as ``run_etl.py``
+    chooses) when ``MCQ_ENGINE=auto``, else ``pandas`` — ``MCQ_ENGINE=spark`` runs the Spark DAG instead."""
+    return "auto" if settings.engine == "auto" else "pandas"
+
+
 # -- one fact build ------------------------------------------------------------------------------
 def run_fact_build(source_url: str, warehouse_url: str, window: Window, pipeline: str, run_id: str,
-                   triggered: str, final: bool = True) -> PipelineResult:
-    """Build one fact for one window on the Pandas engine with ``etl_metadata`` bookkeeping.
+                   triggered: str, final: bool = True, *, engine: str = "pandas", settings: Settings | None = None,
+                   expected_rows: int | None = None) -> PipelineResult:
+    """Build one fact for one window with ``etl_metadata`` bookkeeping, through ``engines.run_window`` — the
+    CLI's entry point, so the look-back, the lock timeout and the engine behave as in ``run_etl.py``.
 
     ``final=False`` (an attempt Airflow will retry) records the failure in the run log without counting
-    it as a pipeline failure.
+    it as a pipeline failure. ``settings`` defaults to the worker's (``settings_from_environment``).
     """
-    return run_pandas_window(source_url, warehouse_url, window, [pipeline], triggered,
-                             run_ids={pipeline: run_id}, final=final)[0]
+    settings = settings or settings_from_environment()
+    return engines.run_window(engine, settings, source_url, warehouse_url, window, [pipeline], triggered,
+                              run_ids={pipeline: run_id}, final=final, expected_rows=expected_rows)[0]
+
+
+# -- Spark master ---------------------------------------------------------------------------------
+def master_of(conn_type: str | None, host: str | None, port: int | None) -> str:
+    """The Spark master a ``spark`` connection names, resolved as ``SparkSubmitHook`` does: a ``spark``
+    connection whose host holds a whole master URL (``local[2]``, ``k8s://https://…``, or no port) is that
+    URL; otherwise ``<conn_type>://<host>``; then ``:<port>`` when the connection has one."""
+    if conn_type == "spark" and host and ("://" in host or not port):
+        master = host
+    else:
+        master = f"{conn_type}://{host or ''}"
+    return f"{master}:{port}" if port else master
+
+
+def spark_master(conn_id: str, default: str = PROVIDER_DEFAULT_MASTER) -> str:
+    """The master of Airflow connection ``conn_id`` through the public ``BaseHook.get_connection``;
+    ``default`` when the connection is not defined. Call it at run time only (it reads the secrets backends)."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        log.info("connection %s is not defined: Spark master %s", conn_id, default)
+        return default
+    return master_of(conn.conn_type, conn.host, conn.port)
 
 
 # -- Spark submission helpers -----------------------------------------------------------------------

@@ -1,10 +1,16 @@
-"""What the two fact DAGs share: schedule, defaults, documentation, assets and data-quality checks.
+"""The one factory of the fact DAGs: ``fact_dag("pandas")`` is ``mcq_analytics_batch``, ``fact_dag("spark")``
+``mcq_analytics_spark``; both DAG files in ``dags/`` only call it.
 
-Importing this module touches no database and reads no connection (it runs at every DAG parse).
+Each DAG has one task group per fact of ``mcq_analytics.facts.REGISTRY``: its build task, then three
+data-quality checks whose columns, ranges and table rules derive from the registry. The alert callbacks
+sit on the build tasks only (a check's outcome never changes a pipeline's failure streak). Building a DAG
+touches no database and reads no connection (it runs at every DAG parse).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,15 +19,13 @@ from airflow.providers.common.sql.operators.sql import (
     SQLColumnCheckOperator,
     SQLTableCheckOperator,
 )
-from airflow.sdk import Asset, BaseOperator, CronDataIntervalTimetable
+from airflow.sdk import DAG, Asset, BaseOperator, CronDataIntervalTimetable, TaskGroup
 
-from mcq_analytics import airflow_support as support
 from mcq_analytics import facts as registry
+from mcq_analytics.airflow import support
 from mcq_analytics.airflow.callbacks import on_task_failure, on_task_success
-from mcq_analytics.facts import FACT_NAMES
+from mcq_analytics.airflow.operators import FactBuildOperator, SparkFactSubmitOperator
 from mcq_analytics.paths import SQL_DIR
-
-FACTS = FACT_NAMES
 
 #: Hourly windows [HH:00, HH+1:00) UTC. Not "@hourly": in Airflow 3 that gives a zero-length data interval.
 SCHEDULE = CronDataIntervalTimetable("0 * * * *", timezone="UTC")
@@ -34,10 +38,11 @@ DEFAULT_ARGS: dict[str, Any] = {
     "retry_exponential_backoff": 2.0,  # 2 min, then 4 min
     "max_retry_delay": timedelta(minutes=20),
     "execution_timeout": timedelta(minutes=45),
-    # Task-level callbacks (a DAG-level on_failure_callback is not reliable in Airflow 3, see docs/airflow.md).
-    "on_failure_callback": on_task_failure,
-    "on_success_callback": on_task_success,
 }
+#: The build tasks' alert callbacks: task-level (a DAG-level on_failure_callback is not reliable in
+#: Airflow 3, see docs/airflow.md), and only on builds: the failure streak counts builds, so a check's
+#: callback would open a warehouse connection and take a row lock only to decide nothing.
+BUILD_CALLBACKS: dict[str, Any] = {"on_failure_callback": on_task_failure, "on_success_callback": on_task_success}
 #: Quality checks are deterministic: one retry covers a dropped connection without delaying the alert.
 CHECK_ARGS: dict[str, Any] = {"retries": 1, "retry_delay": timedelta(seconds=30),
                               "retry_exponential_backoff": 0, "execution_timeout": timedelta(minutes=10)}
@@ -59,16 +64,18 @@ def fact_asset(fact: str) -> Asset:
 
 
 def dag_doc(engine_text: str) -> str:
+    """The DAG's Markdown documentation (shown in the UI)."""
+    groups = ", ".join(f"`{name}`" for name in registry.FACT_NAMES)
     return f"""\
 ## MCQ analytics facts — {engine_text}
-Builds the three fact tables of `analytics` (docs/data_contract.md) for each hourly data interval
+Builds the fact tables of `analytics` (docs/data_contract.md) for each hourly data interval
 `[data_interval_start, data_interval_end)` in UTC, from the source database (connection `mcq_source`) into
 the warehouse (connection `mcq_warehouse`).
 
 **Groups are independent.** Each fact is computed from the *source* tables, not from another fact (the
-test-level facts use final answers recomputed from the answers themselves), so `question_interaction_fact`,
-`test_summary_fact` and `test_funnel_fact` run in parallel and a failure of one never blocks or changes
-the others. Each group ends with its quality checks.
+test-level facts use final answers recomputed from the answers themselves), so the groups ({groups}) run
+in parallel and a failure of one never blocks or changes the others. Each group ends with its quality
+checks.
 
 **Safe to repeat.** Every fact write takes the fact's advisory lock and replaces the window's keys
 atomically: re-running an interval changes nothing, overlapping runs (this DAG and the other engine's,
@@ -96,6 +103,7 @@ def dag_kwargs(dag_id: str, engine_text: str, tags: list[str]) -> dict[str, Any]
 
 
 def group_doc(fact: str) -> str:
+    """A fact's task-group documentation: the registry's text plus what the group's tasks do."""
     return registry.fact(fact).doc + CHECKS_DOC
 
 
@@ -138,3 +146,55 @@ def quality_checks(fact: str, conn_id: str = support.WAREHOUSE_CONN_ID) -> list[
         **CHECK_ARGS, doc_md=f"The contract's derived-column rules: `include/sql/checks/{fact}.sql`.",
     )
     return [columns, table_checks, rules]
+
+
+# -- the factory ---------------------------------------------------------------------------------------
+BuildFactory = Callable[[str], BaseOperator]
+
+
+def _pandas_build(fact: str) -> BaseOperator:
+    return FactBuildOperator(
+        task_id="build", pipeline=fact, outlets=[fact_asset(fact)], **BUILD_CALLBACKS,
+        doc_md=f"Builds `analytics.{fact}` for the data interval with the Pandas engine, or with the engine "
+               "`MCQ_ENGINE=auto` picks for the interval (the task log says which, and `etl_metadata.engine` "
+               "records it).",
+    )
+
+
+def _spark_build(fact: str) -> BaseOperator:
+    return SparkFactSubmitOperator(
+        task_id="build", pipeline=fact, outlets=[fact_asset(fact)], **BUILD_CALLBACKS,
+        doc_md=f"Submits the Spark job that builds `analytics.{fact}` for the data interval.",
+    )
+
+
+@dataclass(frozen=True)
+class FactDagSpec:
+    """What differs between the two fact DAGs."""
+
+    dag_id: str
+    title: str
+    tags: tuple[str, ...]
+    build: BuildFactory
+
+
+DAG_SPECS: dict[str, FactDagSpec] = {
+    "pandas": FactDagSpec(support.BATCH_DAG_ID, "Pandas engine (or auto: Pandas or Spark per interval)",
+                          ("pandas",), _pandas_build),
+    "spark": FactDagSpec(support.SPARK_DAG_ID, "Spark engine", ("spark",), _spark_build),
+}
+
+
+def fact_dag(engine: str) -> DAG:
+    """The fact DAG of ``engine`` (``pandas``: the batch DAG, whose builds also serve ``MCQ_ENGINE=auto``;
+    ``spark``): one task group per registered fact, its build task then its three quality checks."""
+    try:
+        spec = DAG_SPECS[engine]
+    except KeyError:
+        raise ValueError(f"no fact DAG for engine {engine!r} (choose from {', '.join(DAG_SPECS)})") from None
+    with DAG(**dag_kwargs(spec.dag_id, spec.title, tags=list(spec.tags))) as dag:
+        for declared in registry.REGISTRY:
+            fact = declared.name
+            with TaskGroup(group_id=fact, tooltip=declared.table, doc_md=group_doc(fact)):
+                spec.build(fact) >> quality_checks(fact)
+    return dag
