@@ -7,9 +7,11 @@
 
 Starts ``airflow api-server``, ``airflow dag-processor`` and ``airflow scheduler`` (LocalExecutor), each in
 its own process group, with AIRFLOW_HOME in ``.mcq/airflow`` and the metadata database ``airflow`` on the
-embedded PostgreSQL server of ``.mcq/pgdata`` (the one ``run_etl.py --env dev`` uses). The DAGs and
-plugins come from this repository; the connections ``mcq_source``, ``mcq_warehouse`` and
-``spark_default`` are set through ``AIRFLOW_CONN_*`` environment variables (ones you exported win).
+embedded PostgreSQL server of ``.mcq/pgdata`` (the one ``run_etl.py --env dev`` uses). The DAGs come from
+this repository's ``dags/`` and import the installed package (``plugins/`` is empty on purpose); the
+connections ``mcq_source``, ``mcq_warehouse`` and ``spark_default`` are set through ``AIRFLOW_CONN_*``
+environment variables (ones you exported win). ``MCQ_ENV`` and ``MCQ_ENGINE`` reach the workers, so
+``MCQ_ENGINE=auto`` makes the batch DAG choose Pandas or Spark per interval.
 The embedded PostgreSQL keeps running afterwards, like after ``run_etl.py``.
 """
 

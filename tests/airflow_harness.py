@@ -143,6 +143,14 @@ def dag_test(env: AirflowEnv, dag_id: str, logical_dates: list[str], *, proc_env
     processes [10:00, 11:00). ``retries`` overrides every task's retries with no delay between attempts;
     ``application`` replaces the Spark build tasks' application file.
     """
+    return dag_test_with_output(env, dag_id, logical_dates, proc_env=proc_env, retries=retries,
+                                application=application, timeout=timeout)[0]
+
+
+def dag_test_with_output(env: AirflowEnv, dag_id: str, logical_dates: list[str], *, proc_env: dict[str, str],
+                         retries: int | None = None, application: str | None = None,
+                         timeout: float = 600) -> tuple[list[DagTestRun], str]:
+    """``dag_test`` plus the child's output (``dag.test()`` writes the task logs there)."""
     spec = {"dag_id": dag_id, "logical_dates": logical_dates, "retries": retries, "application": application}
     proc = subprocess.run([sys.executable, __file__, "dag-test", json.dumps(spec)], env=proc_env,
                           capture_output=True, text=True, timeout=timeout, cwd=str(env.home))
@@ -150,8 +158,9 @@ def dag_test(env: AirflowEnv, dag_id: str, logical_dates: list[str], *, proc_env
     if proc.returncode != 0 or not marker:
         raise AssertionError(f"dag.test driver exited {proc.returncode}:\n{proc.stdout[-4000:]}\n"
                              f"{proc.stderr[-8000:]}")
-    return [DagTestRun(**{**r, "interval": tuple(r["interval"])})
+    runs = [DagTestRun(**{**r, "interval": tuple(r["interval"])})
             for r in json.loads(marker[-1].removeprefix("DAG_TEST_RESULT "))]
+    return runs, proc.stdout + proc.stderr
 
 
 def _dag_test_main(spec: dict[str, Any]) -> None:

@@ -1,8 +1,9 @@
 """The batch DAG run by real Airflow (``dag.test()`` through the Task SDK's task runner, on a migrated
 metadata database) on a real source and warehouse: the facts equal a direct ``run_pandas_window`` run of the
 same windows, ``etl_metadata`` records every pipeline, a re-run changes nothing, and a group that fails
-fails its pipeline and the DAG run without touching the other groups. The Spark DAG's operator is run with
-a stand-in application (real ``spark-submit``) to check its bookkeeping and the environment convention."""
+fails its pipeline and the DAG run without touching the other groups. With ``MCQ_ENGINE=auto`` the batch DAG
+picks Pandas or Spark per interval as ``run_etl.py`` does. The Spark DAG's operator is run with a stand-in
+application (real ``spark-submit``) to check its bookkeeping and the environment convention."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from airflow_harness import FACTS, airflow_env, assert_facts_equal, dag_test
+from airflow_harness import FACTS, airflow_env, assert_facts_equal, dag_test, dag_test_with_output
 from helpers import fetch_all_facts, fetch_rejects
 from psycopg.rows import dict_row
 
@@ -230,3 +231,61 @@ def test_spark_dag_with_the_real_job_builds_the_same_facts(airflow, seeded, refe
     for fact in FACTS:
         assert (meta[fact]["status"], meta[fact]["engine"]) == ("success", "spark")
         assert meta[fact]["rows_written"] > 0
+
+
+@pytest.mark.spark
+def test_auto_engine_picks_pandas_or_spark_per_interval_like_run_etl(airflow, seeded, reference_warehouse, tmp_path):
+    """``MCQ_ENGINE=auto`` in the batch DAG: each build counts its interval's affected answer rows (the estimate
+    ``run_etl.py`` uses) and runs Pandas below ``MCQ_AUTO_ENGINE_THRESHOLD_ROWS``, Spark (a real spark-submit
+    on the ``spark_default`` master) from it on. The task log says which and why, ``etl_metadata`` and
+    ``etl_run_log`` record the engine that ran, and the facts equal a direct Pandas run's."""
+    from mcq_analytics.spark_engine import affected_answer_rows
+
+    small, large = HOURS[0], HOURS[1]
+    small_rows, large_rows = affected_answer_rows(seeded.source_url, small), affected_answer_rows(seeded.source_url,
+                                                                                                 large)
+    assert small_rows > 0 and large_rows > 0
+    common = {"MCQ_ENGINE": "auto", "MCQ_STATE_DIR": str(tmp_path / "state"),
+              "MCQ_JDBC_JAR": "/usr/share/java/postgresql.jar",
+              "AIRFLOW_CONN_SPARK_DEFAULT": '{"conn_type": "spark", "host": "local[2]"}'}
+
+    # A small interval: the threshold is one row above its count, so Pandas builds it.
+    env = airflow.env(seeded.source_url, seeded.warehouse_url, MCQ_AUTO_ENGINE_THRESHOLD_ROWS=str(small_rows + 1),
+                      **common)
+    (pandas_run,), output = dag_test_with_output(airflow, "mcq_analytics_batch", [logical_date_for(small)],
+                                                 proc_env=env, retries=0)
+    assert pandas_run.state == "success", pandas_run.tasks
+    assert output.count(f"auto chose pandas: {small_rows} affected answers < threshold {small_rows + 1}") == 3
+    assert "auto chose spark" not in output
+    assert {(m["status"], m["engine"]) for m in metadata_rows(seeded.warehouse_url).values()} == {
+        ("success", "pandas")}
+
+    # A forced-large interval: the threshold lowered to exactly its count, so Spark builds it (≥).
+    env = airflow.env(seeded.source_url, seeded.warehouse_url, MCQ_AUTO_ENGINE_THRESHOLD_ROWS=str(large_rows),
+                      **common)
+    started = time.perf_counter()
+    (spark_run,), output = dag_test_with_output(airflow, "mcq_analytics_batch", [logical_date_for(large)],
+                                                proc_env=env, retries=0, timeout=1800)  # 3 spark-submits
+    print(f"\nbatch DAG, auto → spark, one hour: {time.perf_counter() - started:.1f}s")
+    assert spark_run.state == "success", (spark_run.tasks, output[-6000:])
+    assert output.count(f"auto chose spark: {large_rows} affected answers ≥ threshold {large_rows}") == 3
+    assert "auto chose pandas" not in output
+    meta = metadata_rows(seeded.warehouse_url)
+    for fact in FACTS:
+        row = meta[fact]
+        assert (row["status"], row["engine"], row["consecutive_failures"]) == ("success", "spark", 0)
+        assert (row["last_window_start"], row["last_window_end"], row["watermark"]) == (large.start, large.end,
+                                                                                        large.end)
+        assert row["rows_written"] > 0
+    engines_by_run = {(r["pipeline_name"], r["run_id"]): (r["engine"], r["status"]) for r in run_log(
+        seeded.warehouse_url)}
+    assert engines_by_run == {
+        **{(fact, support.run_id_for(fact, "mcq_analytics_batch", pandas_run.run_id, 1)): ("pandas", "success")
+           for fact in FACTS},
+        **{(fact, support.run_id_for(fact, "mcq_analytics_batch", spark_run.run_id, 1)): ("spark", "success")
+           for fact in FACTS},
+    }
+
+    direct_run(seeded.source_url, reference_warehouse, [small, large])
+    assert_facts_equal(fetch_all_facts(seeded.warehouse_url), fetch_all_facts(reference_warehouse))
+    assert fetch_rejects(seeded.warehouse_url) == fetch_rejects(reference_warehouse)
