@@ -494,7 +494,7 @@ def test_the_factory_builds_each_dag_and_rejects_unknown_engines(airflow_in_proc
 
 
 def test_dag_files_only_call_the_factory():
-    """The DAG files are a few lines: everything else is in the installed package (nothing on sys.path)."""
+    """The DAG files are a few lines: everything else is in the installed package (no import-path edits)."""
     for path, engine in ((DAGS_DIR / "mcq_analytics_batch.py", "pandas"), (DAGS_DIR / "mcq_analytics_spark.py",
                                                                          "spark")):
         code = path.read_text().split('"""', 2)[2].strip().splitlines()
