@@ -68,6 +68,9 @@ def test_scheduler_runs_a_three_hour_backfill(pg_server, dbs, tmp_path_factory, 
         dbs.source_url, dbs.warehouse_url,
         AIRFLOW__API__HOST="127.0.0.1", AIRFLOW__API__PORT=str(port), AIRFLOW__API__WORKERS="1",
         AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
+        # A busy test machine: the single api-server worker can take more than the default 5 s to answer
+        # a task's first call (seen with a load average of 14 on 2 cores); Airflow's advice is to raise it.
+        AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT="30",
         # Only the backfill's runs: no scheduled run of the current hour when the DAG is unpaused.
         AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="False",
     )
