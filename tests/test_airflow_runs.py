@@ -240,7 +240,7 @@ def test_auto_engine_picks_pandas_or_spark_per_interval_like_run_etl(airflow, se
     ``run_etl.py`` uses) and runs Pandas below ``MCQ_AUTO_ENGINE_THRESHOLD_ROWS``, Spark (a real spark-submit
     on the ``spark_default`` master) from it on. The task log says which and why, ``etl_metadata`` and
     ``etl_run_log`` record the engine that ran, and the facts equal a direct Pandas run's."""
-    from mcq_analytics.spark_engine import affected_answer_rows
+    from mcq_analytics.spark.run import affected_answer_rows
 
     small, large = HOURS[0], HOURS[1]
     small_rows, large_rows = affected_answer_rows(seeded.source_url, small), affected_answer_rows(seeded.source_url,

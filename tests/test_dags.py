@@ -409,38 +409,6 @@ def test_run_ids_attempts_and_active_dag():
     assert support.paused_upon_creation("mcq_analytics_spark", {"MCQ_ENGINE": "spark"}) is None
 
 
-def test_spark_env_and_package_zip(tmp_path):
-    env = support.spark_env("postgresql://s", "postgresql://w", {"X": 1}, python="/py")
-    assert env == {"X": "1", "MCQ_SOURCE_URL": "postgresql://s", "MCQ_WAREHOUSE_URL": "postgresql://w",
-                   "MCQ_HOME": str(REPO), "PYSPARK_PYTHON": env["PYSPARK_PYTHON"],
-                   "PYSPARK_DRIVER_PYTHON": env["PYSPARK_DRIVER_PYTHON"]}
-    import zipfile
-
-    path = support.package_zip(tmp_path)
-    assert path == support.package_zip(tmp_path)  # cached by content
-    names = zipfile.ZipFile(path).namelist()
-    assert "mcq_analytics/pipeline.py" in names and "mcq_analytics/airflow/support.py" in names
-    assert not any("__pycache__" in n for n in names)
-    (tmp_path / "jobs").mkdir()
-    for name in ("job.py", "helper.py"):
-        (tmp_path / "jobs" / name).write_text("")
-    assert support.spark_py_files(tmp_path / "jobs" / "job.py", tmp_path) == f"{path},{tmp_path / 'jobs' / 'helper.py'}"
-
-
-def test_spark_submit_defaults_follow_the_spark_engine(monkeypatch, tmp_path):
-    jar = tmp_path / "postgresql.jar"
-    jar.write_text("")
-    monkeypatch.setenv("MCQ_JDBC_JAR", str(jar))
-    monkeypatch.setenv("MCQ_SPARK_CONF", "spark.executor.memory=512m")
-    conf, jars = support.spark_submit_defaults("local[2]", {"spark.sql.shuffle.partitions": "3"}, None)
-    assert jars == str(jar)
-    assert conf["spark.sql.session.timeZone"] == "UTC" and conf["spark.ui.enabled"] == "false"
-    assert conf["spark.executor.memory"] == "512m" and conf["spark.sql.shuffle.partitions"] == "3"
-    assert "spark.jars.packages" not in conf
-    cluster_conf, _ = support.spark_submit_defaults("spark://master:7077", None, "/opt/jars/pg.jar")
-    assert cluster_conf["spark.dynamicAllocation.enabled"] == "true"
-
-
 @pytest.mark.parametrize(("conn", "master"), [
     ('{"conn_type": "spark", "host": "local[2]"}', "local[2]"),
     ("spark://spark-master:7077?deploy-mode=client", "spark://spark-master:7077"),

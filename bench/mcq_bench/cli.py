@@ -37,9 +37,9 @@ def _spark_unavailable() -> str | None:
     if importlib.util.find_spec("pyspark") is None:
         return "pyspark is not installed"
     try:
-        import mcq_analytics.spark_engine  # noqa: F401
+        import mcq_analytics.spark.submit  # noqa: F401
     except Exception as exc:  # noqa: BLE001 - any import failure means: not available
-        return f"mcq_analytics.spark_engine does not import: {type(exc).__name__}: {exc}"
+        return f"mcq_analytics.spark.submit does not import: {type(exc).__name__}: {exc}"
     return None
 
 

@@ -73,18 +73,16 @@ def _run_windows(task: dict[str, Any]) -> dict[str, Any]:
 
 
 def _spark_noop(task: dict[str, Any]) -> dict[str, Any]:
-    from mcq_analytics import spark_engine
     from mcq_analytics.config import load_settings
+    from mcq_analytics.spark import submit
 
     settings = load_settings(task["env_name"], environ=task["settings_env"])
     job = Path(task["result"]).with_name("spark_noop.py")
     job.write_text(SPARK_NOOP_JOB, encoding="utf-8")
-    jar = spark_engine.find_jdbc_jar(settings.jdbc_jar)
+    jar = submit.find_jdbc_jar(settings.jdbc_jar)
     # The conf of a small window's job (same JVM options), so the figure is the start-up a window pays.
-    conf = spark_engine.spark_conf(settings.spark_master, expected_rows=task.get("expected_rows", 10_000),
-                                   jdbc_jar=jar)
-    conf.pop("spark.jars.packages", None)  # the no-op job needs no JDBC driver (and no network)
-    argv = [spark_engine.spark_submit_path(), "--master", settings.spark_master, "--deploy-mode", "client"]
+    conf = submit.spark_conf(settings.spark_master, expected_rows=task.get("expected_rows", 10_000))
+    argv = [submit.spark_submit_path(), "--master", settings.spark_master, "--deploy-mode", "client"]
     for key, value in conf.items():
         argv += ["--conf", f"{key}={value}"]
     if jar:
@@ -92,7 +90,7 @@ def _spark_noop(task: dict[str, Any]) -> dict[str, Any]:
     argv.append(str(job))
     t0 = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, text=True, cwd=str(job.parent),
-                          env={**os.environ, **spark_engine.job_env(task["source_url"], task["warehouse_url"])})
+                          env={**os.environ, **submit.job_env(task["source_url"], task["warehouse_url"])})
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"spark-submit exited with {proc.returncode}: {proc.stderr.strip()[-500:]}")

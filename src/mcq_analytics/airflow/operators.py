@@ -23,6 +23,7 @@ from mcq_analytics import metadata
 from mcq_analytics.airflow import support
 from mcq_analytics.config import ENGINES, ConfigError, Settings
 from mcq_analytics.paths import SPARK_JOBS_DIR
+from mcq_analytics.spark.submit import submit_settings
 from mcq_analytics.windows import Window
 
 
@@ -95,9 +96,9 @@ class FactBuildOperator(BaseOperator):
         """Resolve ``auto`` to the engine for this window (the same count and threshold as ``run_etl.py``)."""
         if engine != "auto":
             return engine, None
-        from mcq_analytics import spark_engine  # no Spark machinery unless auto has to decide
+        from mcq_analytics.spark import run as spark_run  # no Spark machinery unless auto has to decide
 
-        chosen, rows = spark_engine.choose_engine(settings, source_url, window)
+        chosen, rows = spark_run.choose_engine(settings, source_url, window)
         threshold = settings.auto_engine_threshold
         if rows is None:
             self.log.warning("auto chose %s: counting the affected answers of %s failed", chosen, window)
@@ -145,18 +146,19 @@ class SparkFactSubmitOperator(SparkSubmitOperator):
         run_id, triggered, final = support.attempt_from_context(context, self.pipeline)
         warehouse_url = support.connection_url(self.warehouse_conn_id)
         source_url = support.connection_url(self.source_conn_id)
-        env = support.spark_env(source_url, warehouse_url, self.env_vars, python=sys.executable)
-        if shutil.which("spark-submit") is None:  # a worker started without the venv's bin on PATH
-            env.setdefault("PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
-        # All set before super().execute() builds the provider's hook, which copies them.
-        self.env_vars = env
-        if self.py_files is None:
-            self.py_files = support.spark_py_files(self.application)
-        self.conf, self.jars = support.spark_submit_defaults(support.spark_master(self.spark_conn_id), self.conf,
-                                                             self.jars)
+        metadata.ensure_watermarks(source_url, warehouse_url, [self.pipeline], window)
         metadata.begin_run(warehouse_url, self.pipeline, window, "spark", run_id, triggered)
         self._open_run = (warehouse_url, window, run_id, final)
         try:
+            # The one job assembly run_etl.py uses too (conf, JDBC driver, package zip, environment), checked
+            # before submitting; set before super().execute() builds the provider's hook, which copies them.
+            job = submit_settings(support.spark_master(self.spark_conn_id), source_url, warehouse_url,
+                                  conf=self.conf, jars=self.jars, env=self.env_vars, python=sys.executable)
+            env = dict(job["env_vars"])
+            if shutil.which("spark-submit") is None:  # a worker started without the venv's bin on PATH
+                env.setdefault("PATH", os.pathsep.join([str(Path(sys.executable).parent),
+                                                        os.environ.get("PATH", "")]))
+            self.conf, self.jars, self.py_files, self.env_vars = job["conf"], job["jars"], job["py_files"], env
             super().execute(context)
         except BaseException as exc:
             self._finish(error=f"spark job failed: {type(exc).__name__}: {exc}")

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from collections.abc import Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from mcq_analytics import engines
 from mcq_analytics.config import Settings, load_settings
 from mcq_analytics.pipeline import PipelineResult
-from mcq_analytics.spark_engine import package_zip
 from mcq_analytics.windows import Window, parse_time
 
 log = logging.getLogger(__name__)
@@ -192,42 +189,3 @@ def spark_master(conn_id: str, default: str = PROVIDER_DEFAULT_MASTER) -> str:
         log.info("connection %s is not defined: Spark master %s", conn_id, default)
         return default
     return master_of(conn.conn_type, conn.host, conn.port)
-
-
-# -- Spark submission helpers -----------------------------------------------------------------------
-def spark_py_files(application: str | Path, directory: Path | None = None) -> str:
-    """``--py-files`` for a job: the package zip and the Python modules next to the application."""
-    app = Path(application)
-    siblings = sorted(p for p in app.parent.glob("*.py") if p.name != app.name) if app.parent.is_dir() else []
-    return ",".join([str(package_zip(directory or Path(tempfile.gettempdir()))), *map(str, siblings)])
-
-
-def spark_submit_defaults(master: str, conf: Mapping[str, Any] | None,
-                          jars: str | None) -> tuple[dict[str, Any], str | None]:
-    """Spark conf and ``--jars`` for a job on ``master``, as ``run_etl.py --engine spark`` submits it:
-    ``spark_engine.spark_conf`` (UTC, AQE, dynamic allocation on clusters, no UI locally, ``MCQ_SPARK_CONF``
-    overrides) under the operator's own ``conf``; the JDBC jar ``MCQ_JDBC_JAR`` or a usual install path
-    (else the conf downloads the driver package)."""
-    from mcq_analytics import spark_engine
-
-    jar = jars or spark_engine.find_jdbc_jar(os.environ.get("MCQ_JDBC_JAR") or None)
-    extra = spark_engine.parse_extra_conf(os.environ.get(spark_engine.EXTRA_CONF_ENV))
-    base = spark_engine.spark_conf(master, extra=extra, jdbc_jar=jar)
-    return {**base, **(conf or {})}, jar
-
-
-def spark_env(source_url: str, warehouse_url: str, base: Mapping[str, Any] | None = None,
-              python: str | None = None) -> dict[str, str]:
-    """Environment for ``spark-submit``: the database URLs travel as ``MCQ_SOURCE_URL``/``MCQ_WAREHOUSE_URL``
-    (never on the command line, where they would show in process lists and logs), ``MCQ_HOME`` lets the
-    driver find ``include/sql``, and PySpark uses the worker's Python unless told otherwise."""
-    from mcq_analytics.paths import PROJECT_ROOT
-
-    env = {k: str(v) for k, v in (base or {}).items()}
-    env["MCQ_SOURCE_URL"] = source_url
-    env["MCQ_WAREHOUSE_URL"] = warehouse_url
-    env.setdefault("MCQ_HOME", str(PROJECT_ROOT))
-    if python:
-        env.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON") or python)
-        env.setdefault("PYSPARK_DRIVER_PYTHON", os.environ.get("PYSPARK_DRIVER_PYTHON") or python)
-    return env
