@@ -1,6 +1,6 @@
 -- The latest runs of each pipeline (etl_run_log_pipeline_idx: one index range scan per pipeline).
 SELECT r.run_id, r.pipeline_name, r.engine, r.window_start, r.window_end, r.status, r.started_at,
-       r.finished_at, extract(epoch FROM r.finished_at - r.started_at)::float8 AS duration_seconds,
+       r.finished_at, date_part('epoch', r.finished_at - r.started_at) AS duration_seconds,
        r.rows_read, r.rows_written, r.rows_rejected, r.error, r.triggered_by
   FROM analytics.etl_metadata AS m
  CROSS JOIN LATERAL (SELECT *

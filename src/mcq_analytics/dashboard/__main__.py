@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,10 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.warehouse_url and "MCQ_DASHBOARD_URL" not in env:
         env["MCQ_DASHBOARD_URL"] = settings.warehouse_url  # resolved once here (the embedded server's port)
     print(f"MCQ analytics dashboard ({args.env}): http://{args.host}:{args.port}  (Ctrl+C to stop)", flush=True)
-    try:
-        return subprocess.call(streamlit_command(args.host, args.port), env=env)
-    except KeyboardInterrupt:
-        return 0
+    command = streamlit_command(args.host, args.port)
+    os.execve(command[0], command, env)  # Streamlit replaces this process: signals reach the server directly
+    return 0  # not reached
 
 
 if __name__ == "__main__":

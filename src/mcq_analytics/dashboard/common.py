@@ -19,13 +19,14 @@ ALL_TESTS = "All tests"
 
 
 @st.cache_resource(show_spinner=False)
-def _settings(env: str) -> DashboardSettings:
+def _settings(env: str, url: str | None) -> DashboardSettings:
     return load_dashboard_settings(env)
 
 
 def settings() -> DashboardSettings:
-    """Settings for ``MCQ_DASHBOARD_ENV`` (set by ``python -m mcq_analytics.dashboard --env …``; default dev)."""
-    return _settings(os.environ.get("MCQ_DASHBOARD_ENV") or "dev")
+    """Settings for ``MCQ_DASHBOARD_ENV`` (set by ``python -m mcq_analytics.dashboard --env …``; default dev).
+    Cached per (environment, ``MCQ_DASHBOARD_URL``): resolving the embedded default starts a server."""
+    return _settings(os.environ.get("MCQ_DASHBOARD_ENV") or "dev", os.environ.get("MCQ_DASHBOARD_URL"))
 
 
 @st.cache_data(ttl=60, show_spinner=False)
