@@ -31,6 +31,11 @@ test: setup
 bench: $(STAMP)
 	$(BIN)/python -m mcq_bench $(BENCH_ARGS)
 
+# The dashboard on the embedded default (after `make demo`): http://127.0.0.1:8501 (docs/dashboard.md).
+.PHONY: dashboard
+dashboard: $(STAMP)
+	$(BIN)/python -m mcq_analytics.dashboard --env dev $(DASHBOARD_ARGS)
+
 airflow: $(STAMP)
 	scripts/setup_system.sh postgres
 	scripts/airflow_local.sh

@@ -29,7 +29,8 @@ class _Parser(argparse.ArgumentParser):
 def streamlit_command(host: str, port: int) -> list[str]:
     """The ``streamlit run`` command line: headless (no browser opened), no usage statistics."""
     return [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", host, "--server.port", str(port),
-            "--server.headless", "true", "--browser.gatherUsageStats", "false", "--global.developmentMode", "false"]
+            "--server.headless", "true", "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
+            "--client.toolbarMode", "viewer"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -47,7 +47,7 @@ def render() -> None:
     st.subheader("Recent runs")
     if not runs.empty:
         st.altair_chart(alt.Chart(runs).mark_circle(size=60).encode(
-            x=alt.X("started_at:T", title="started (UTC)"), y=alt.Y("duration_seconds:Q", title="duration (s)"),
+            x=alt.X("window_start:T", title="window (UTC)"), y=alt.Y("duration_seconds:Q", title="duration (s)"),
             color=alt.Color("pipeline_name:N", title=None), shape=alt.Shape("status:N"),
             tooltip=["run_id:N", "status:N", alt.Tooltip("duration_seconds:Q", format=".2f"), "rows_written:Q"]),
             width="stretch")
