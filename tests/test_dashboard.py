@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from mcq_analytics.dashboard import queries
 from mcq_analytics.dashboard.queries import NO_DATA, NO_ITEM_ANALYSIS, Filters
+from mcq_analytics.facts import FACT_NAMES
 from mcq_analytics.generator import GeneratorConfig, generate
 from mcq_analytics.pipeline import run_pandas_window
 from mcq_analytics.windows import hourly_windows
@@ -204,13 +205,13 @@ def test_test_and_items_pages_use_item_analysis_when_it_exists(warehouse, monkey
 def test_pipeline_health_shows_metadata_runs_and_rejects(warehouse, monkeypatch):
     at = app(warehouse, monkeypatch, "health")
     meta = rows(warehouse, "SELECT pipeline_name, status FROM analytics.etl_metadata ORDER BY 1")
-    assert len(meta) == 3
+    assert [m[0] for m in meta] == sorted(FACT_NAMES) and {m[1] for m in meta} == {"success"}
     assert metrics(at) == dict(meta)
     pipelines = at.dataframe[0].value
     assert list(pipelines["pipeline_name"]) == [m[0] for m in meta]
-    assert list(pipelines["consecutive_failures"]) == [0, 0, 0]
+    assert list(pipelines["consecutive_failures"]) == [0] * len(FACT_NAMES)
     runs = at.dataframe[1].value
-    assert len(runs) == one(warehouse, "SELECT count(*) FROM analytics.etl_run_log")[0]  # 3 windows x 3 pipelines
+    assert len(runs) == one(warehouse, "SELECT count(*) FROM analytics.etl_run_log")[0]  # 3 windows x every pipeline
     assert set(runs["status"]) == {"success"}
     rejects = one(warehouse, "SELECT count(*) FROM analytics.etl_rejects"
                              " WHERE window_start >= '2024-05-27' AND window_start < '2024-06-03'")[0]
@@ -277,3 +278,4 @@ def test_every_dashboard_query_reads_only_the_analytics_schema_with_parameters()
         local = set(re.findall(r"\bWITH\s+(\w+)\s+AS", text)) | {"LATERAL"}
         assert all(r.startswith("analytics.") or r in local for r in relations), (name, relations)
         assert "{" not in text, name  # values arrive as psycopg parameters, never formatted into the text
+        assert not re.search(r"%(?!\(\w+\)s)", text), name  # a bare % would break psycopg's placeholders
