@@ -9,9 +9,11 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from psycopg import sql
 from streamlit.testing.v1 import AppTest
 
 from mcq_analytics.dashboard import queries
@@ -70,6 +72,9 @@ def metrics(at: AppTest) -> dict[str, str]:
 
 def fmt_pct(x: float) -> str:
     return f"{x * 100:.1f} %"
+
+
+SESSIONS = "SELECT sum(sessions_started) FROM analytics.test_summary_fact"
 
 
 def busiest_test(url: str) -> int:
@@ -279,3 +284,40 @@ def test_every_dashboard_query_reads_only_the_analytics_schema_with_parameters()
         assert all(r.startswith("analytics.") or r in local for r in relations), (name, relations)
         assert "{" not in text, name  # values arrive as psycopg parameters, never formatted into the text
         assert not re.search(r"%(?!\(\w+\)s)", text), name  # a bare % would break psycopg's placeholders
+
+
+#: The read-only role of docs/dashboard.md (role and database names filled in per test).
+READ_ONLY_ROLE = """
+CREATE ROLE {role} LOGIN PASSWORD 'change-me';
+ALTER ROLE {role} SET default_transaction_read_only = on;
+ALTER ROLE {role} SET statement_timeout = '30s';
+GRANT CONNECT ON DATABASE {db} TO {role};
+GRANT USAGE ON SCHEMA analytics TO {role};
+GRANT SELECT ON ALL TABLES IN SCHEMA analytics TO {role};
+"""
+
+
+def test_every_page_works_through_the_documented_read_only_role(warehouse, pg_server, monkeypatch):
+    role, db = f"dash_ro_{uuid.uuid4().hex[:8]}", warehouse.rsplit("/", 1)[1]
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        for statement in READ_ONLY_ROLE.format(role=role, db=db).strip().splitlines():
+            conn.execute(statement)
+    parts = urlsplit(warehouse)
+    url = urlunsplit(parts._replace(netloc=f"{role}@{parts.hostname}:{parts.port}"))
+    try:
+        for page in PAGES:
+            at = app(url, monkeypatch, page)
+            assert NO_DATA not in [i.value for i in at.info], page
+        assert metrics(app(url, monkeypatch))["Sessions"] == f"{one(warehouse, SESSIONS)[0]:,}"
+        with psycopg.connect(url) as conn, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            conn.execute("DELETE FROM analytics.etl_rejects")
+        with psycopg.connect(url, autocommit=True) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SET default_transaction_read_only = off")
+            conn.execute("DELETE FROM analytics.etl_rejects")
+    finally:
+        with psycopg.connect(warehouse, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("REVOKE CONNECT ON DATABASE {} FROM {}").format(sql.Identifier(db),
+                                                                                  sql.Identifier(role)))
+        with psycopg.connect(pg_server.admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
