@@ -321,3 +321,32 @@ def test_every_page_works_through_the_documented_read_only_role(warehouse, pg_se
                                                                                   sql.Identifier(role)))
         with psycopg.connect(pg_server.admin_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def _seq_scans(plan: dict) -> set[str]:
+    found = {plan["Relation Name"]} if plan.get("Node Type") == "Seq Scan" else set()
+    for child in plan.get("Plans", []):
+        found |= _seq_scans(child)
+    return found
+
+
+def test_every_page_query_has_an_index_path_on_the_facts(warehouse):
+    """With sequential scans priced out, no query still needs one over a fact, the run log or the rejects
+    (``etl_metadata`` holds one row per pipeline): every filter is an index range."""
+    f = Filters.for_dates(DAY - timedelta(days=6), DAY)
+    tid = busiest_test(warehouse)
+    qid = one(warehouse, "SELECT question_id FROM analytics.question_interaction_fact WHERE test_id = %(t)s"
+                         " LIMIT 1", {"t": tid})[0]
+    cases = [(name, f.params()) for name in ("data_range", "tests", "overview_kpis", "overview_hourly", "funnel")]
+    cases += [(name, f.params(test_id=tid)) for name in ("overview_kpis", "overview_hourly", "funnel",
+                                                         "test_cohorts")]
+    cases += [("recent_runs", {"limit": 20}), ("rejects", f.params())]
+    if has_item_analysis(warehouse):
+        cases += [(name, f.params(test_id=tid, question_id=qid))
+                  for name in ("test_reliability", "item_analysis", "option_analysis")]
+    with psycopg.connect(warehouse) as conn, psycopg.ClientCursor(conn) as cur:
+        cur.execute("SET enable_seqscan = off")
+        for name, params in cases:
+            cur.execute("EXPLAIN (FORMAT JSON) " + queries.sql_text(name), params)
+            scans = _seq_scans(cur.fetchone()[0][0]["Plan"]) - {"etl_metadata"}
+            assert not scans, (name, params.get("test_id"), scans)
