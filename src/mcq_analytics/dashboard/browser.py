@@ -78,9 +78,10 @@ class PageView:
 
 
 def visit_pages(base_url: str, out_dir: Path, expect: dict[str, str], pages: Sequence[str] = tuple(PAGE_PATHS),
-                timeout_ms: int = 90_000) -> list[PageView]:
+                timeout_ms: int = 90_000, height: int = 1000) -> list[PageView]:
     """Open each page, wait until its ``expect[page]`` text shows and nothing is still loading, fail on a
-    Streamlit exception box, and save a full-page screenshot ``out_dir/dashboard_<page>.png``."""
+    Streamlit exception box, and save a screenshot ``out_dir/dashboard_<page>.png`` of a window ``height``
+    pixels tall (Streamlit scrolls inside its own container, so a "full page" is the window)."""
     from playwright.sync_api import sync_playwright
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -88,7 +89,7 @@ def visit_pages(base_url: str, out_dir: Path, expect: dict[str, str], pages: Seq
     with tempfile.TemporaryDirectory(prefix="mcq-chromium-") as profile, sync_playwright() as pw:
         browser = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
                                                         args=list(CHROMIUM_ARGS),
-                                                        viewport={"width": 1400, "height": 1000})
+                                                        viewport={"width": 1400, "height": height})
         try:
             page = browser.new_page()
             for name in pages:
@@ -100,7 +101,7 @@ def visit_pages(base_url: str, out_dir: Path, expect: dict[str, str], pages: Seq
                     raise BrowserCheckFailed(f"{name}: Streamlit exception: "
                                              f"{page.locator('[data-testid=stException]').first.inner_text()}")
                 shot = out_dir / f"dashboard_{name}.png"
-                page.screenshot(path=str(shot), full_page=True)
+                page.screenshot(path=str(shot))
                 views.append(PageView(name, main.inner_text(), shot))
         finally:
             browser.close()
@@ -128,11 +129,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mcq_analytics.dashboard.browser")
     parser.add_argument("--env", default="dev")
     parser.add_argument("--out", type=Path, default=Path("docs/img"))
+    parser.add_argument("--height", type=int, default=2000, help="window height in pixels")
     args = parser.parse_args(argv)
     url = load_dashboard_settings(args.env).warehouse_url
     expect = {"overview": "Funnel", "test": "Funnel", "items": "Items", "health": "Rejects by reason"}
     with serve(url, Path(tempfile.gettempdir()) / "mcq-dashboard-screenshots.log") as base:
-        for view in visit_pages(base, args.out, expect):
+        for view in visit_pages(base, args.out, expect, height=args.height):
             print(view.screenshot)
     return 0
 

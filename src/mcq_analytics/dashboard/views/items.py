@@ -42,9 +42,11 @@ def render() -> None:
     table = table.copy()
     table["flag"] = table["flags"].map(lambda fl: fl[0] if len(fl) else "none")
     table["flags"] = table["flags"].map(", ".join)
-    st.dataframe(table.drop(columns=["flag"]), hide_index=True, width="stretch")
+    shown = ["question_id", "flags", *(c for c in table.columns if c not in ("question_id", "flags", "flag"))]
+    st.dataframe(table[shown], hide_index=True, width="stretch")
     flags = sorted({fl for fls in table["flags"] for fl in fls.split(", ") if fl})
-    with st.expander("What the flags mean", expanded=bool(flags)):
+    st.caption("Flags in this table: " + (", ".join(flags) or "none"))
+    with st.expander("What the flags mean"):
         for flag, meaning in FLAG_MEANINGS.items():
             st.markdown(f"- **{flag}**: {meaning}")
         st.markdown(f"Definitions and thresholds: [{DOCS}]({DOCS}).")

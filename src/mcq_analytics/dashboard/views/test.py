@@ -48,7 +48,7 @@ def render() -> None:
     left.altair_chart(base.mark_line(point=True).encode(
         y=alt.Y("pass_rate_pct:Q", title="pass rate %", scale=alt.Scale(domain=[0, 100]))), width="stretch")
     right.subheader("Average duration")
-    right.altair_chart(base.mark_bar().encode(y=alt.Y("avg_duration_seconds:Q", title="seconds")),
+    right.altair_chart(base.mark_line(point=True).encode(y=alt.Y("avg_duration_seconds:Q", title="seconds")),
                        width="stretch")
     st.dataframe(cohorts.drop(columns=["pass_rate_pct"]), hide_index=True, width="stretch")
     funnel_chart(data["funnel"])
