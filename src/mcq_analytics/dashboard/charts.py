@@ -7,6 +7,17 @@ import streamlit as st
 from mcq_analytics.dashboard import common
 
 STAGES = ("started", "engaged", "submitted", "passed")
+#: Hours shown in UTC whatever the browser's time zone (Vega-Lite uses local time otherwise); bars get an
+#: hour's width.
+UTC_HOUR = "utcyearmonthdatehours"
+
+
+def hour_x(field: str = "hour_start", title: str = "cohort hour (UTC)") -> alt.X:
+    return alt.X(f"{field}:T", timeUnit=UTC_HOUR, title=title, axis=alt.Axis(format="%b %d %H:%M"))
+
+
+def hour_tooltip(field: str = "hour_start") -> alt.Tooltip:
+    return alt.Tooltip(f"{field}:T", timeUnit=UTC_HOUR, format="%Y-%m-%d %H:%M UTC", title=field)
 
 
 def funnel_chart(funnel: dict) -> None:

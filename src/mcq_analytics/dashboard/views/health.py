@@ -7,6 +7,7 @@ import streamlit as st
 
 from mcq_analytics.airflow_support import DAG_FOR_ENGINE
 from mcq_analytics.dashboard import common
+from mcq_analytics.dashboard.charts import hour_tooltip, hour_x
 
 
 def _hours(lag: object) -> float | None:
@@ -47,7 +48,7 @@ def render() -> None:
     st.subheader("Recent runs")
     if not runs.empty:
         st.altair_chart(alt.Chart(runs).mark_circle(size=60).encode(
-            x=alt.X("window_start:T", title="window (UTC)"), y=alt.Y("duration_seconds:Q", title="duration (s)"),
+            x=hour_x("window_start", "window (UTC)"), y=alt.Y("duration_seconds:Q", title="duration (s)"),
             color=alt.Color("pipeline_name:N", title=None), shape=alt.Shape("status:N"),
             tooltip=["run_id:N", "status:N", alt.Tooltip("duration_seconds:Q", format=".2f"), "rows_written:Q"]),
             width="stretch")
@@ -60,8 +61,8 @@ def render() -> None:
         return
     st.caption(f"{int(rejects['rejects'].sum()):,} rejected source rows in {common.range_caption(f)}")
     st.altair_chart(alt.Chart(rejects).mark_bar().encode(
-        x=alt.X("hour_start:T", title="window hour (UTC)"), y=alt.Y("rejects:Q", title="rejected rows"),
-        color=alt.Color("reason:N"), tooltip=["hour_start:T", "reason:N", "rejects:Q"]), width="stretch")
+        x=hour_x("hour_start", "window hour (UTC)"), y=alt.Y("rejects:Q", title="rejected rows"),
+        color=alt.Color("reason:N"), tooltip=[hour_tooltip(), "reason:N", "rejects:Q"]), width="stretch")
 
 
 render()

@@ -5,7 +5,7 @@ import altair as alt
 import streamlit as st
 
 from mcq_analytics.dashboard import common
-from mcq_analytics.dashboard.charts import funnel_chart
+from mcq_analytics.dashboard.charts import funnel_chart, hour_tooltip, hour_x
 
 
 def render() -> None:
@@ -32,14 +32,14 @@ def render() -> None:
     hourly = data["hourly"].copy()
     hourly["pass_rate_pct"] = hourly["pass_rate"].astype(float) * 100
     left, right = st.columns(2)
-    base = alt.Chart(hourly).encode(x=alt.X("hour_start:T", title="cohort hour (UTC)"))
+    base = alt.Chart(hourly).encode(x=hour_x())
     left.subheader("Sessions per hour")
     left.altair_chart(base.mark_bar().encode(y=alt.Y("sessions:Q", title="sessions"),
-                                             tooltip=["hour_start:T", "sessions:Q"]), width="stretch")
+                                             tooltip=[hour_tooltip(), "sessions:Q"]), width="stretch")
     right.subheader("Pass rate per hour")
     right.altair_chart(base.mark_line(point=True).encode(
         y=alt.Y("pass_rate_pct:Q", title="pass rate %", scale=alt.Scale(domain=[0, 100])),
-        tooltip=["hour_start:T", alt.Tooltip("pass_rate_pct:Q", format=".1f")]), width="stretch")
+        tooltip=[hour_tooltip(), alt.Tooltip("pass_rate_pct:Q", format=".1f")]), width="stretch")
 
     funnel_chart(data["funnel"])
 

@@ -4,7 +4,7 @@ import altair as alt
 import streamlit as st
 
 from mcq_analytics.dashboard import common, queries
-from mcq_analytics.dashboard.charts import funnel_chart
+from mcq_analytics.dashboard.charts import funnel_chart, hour_tooltip, hour_x
 
 
 def render() -> None:
@@ -38,12 +38,12 @@ def render() -> None:
                           value_name="score_pct")
     st.subheader("Score % per cohort hour")
     st.altair_chart(alt.Chart(scores).mark_line(point=True).encode(
-        x=alt.X("hour_start:T", title="cohort hour (UTC)"),
+        x=hour_x(),
         y=alt.Y("score_pct:Q", title="score %", scale=alt.Scale(domain=[0, 100])),
         color=alt.Color("statistic:N", title=None),
-        tooltip=["hour_start:T", "statistic:N", alt.Tooltip("score_pct:Q", format=".1f")]), width="stretch")
+        tooltip=[hour_tooltip(), "statistic:N", alt.Tooltip("score_pct:Q", format=".1f")]), width="stretch")
     left, right = st.columns(2)
-    base = alt.Chart(cohorts).encode(x=alt.X("hour_start:T", title="cohort hour (UTC)"))
+    base = alt.Chart(cohorts).encode(x=hour_x())
     left.subheader("Pass rate")
     left.altair_chart(base.mark_line(point=True).encode(
         y=alt.Y("pass_rate_pct:Q", title="pass rate %", scale=alt.Scale(domain=[0, 100]))), width="stretch")
