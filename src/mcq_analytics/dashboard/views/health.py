@@ -59,7 +59,9 @@ def render() -> None:
     if rejects.empty:
         st.info("no rejects in this range")
         return
-    st.caption(f"{int(rejects['rejects'].sum()):,} rejected source rows in {common.range_caption(f)}")
+    total = int(rejects["rejects"].sum())
+    st.caption(f"{total:,} rejected source rows in {common.range_caption(f)} (a row that several pipelines "
+               "quarantined counts once)")
     st.altair_chart(alt.Chart(rejects).mark_bar().encode(
         x=hour_x("hour_start", "window hour (UTC)"), y=alt.Y("rejects:Q", title="rejected rows"),
         color=alt.Color("reason:N"), tooltip=[hour_tooltip(), "reason:N", "rejects:Q"]), width="stretch")
