@@ -4,7 +4,10 @@ say "no data yet — run the pipeline"; the benchmark hook times every page's qu
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -351,3 +354,18 @@ def test_every_page_query_has_an_index_path_on_the_facts(warehouse):
             cur.execute("EXPLAIN (FORMAT JSON) " + queries.sql_text(name), params)
             scans = _seq_scans(cur.fetchone()[0][0]["Plan"]) - {"etl_metadata"}
             assert not scans, (name, params.get("test_id"), scans)
+
+
+@pytest.mark.parametrize(("args", "environ", "code", "message"), [
+    (["--env", "nope"], {}, 2, "dashboard: error: unknown environment 'nope': no .env.nope file"),
+    (["--port", "abc"], {}, 2, "dashboard: error: argument --port: invalid int value: 'abc'"),
+    (["--env", "prod"], {"MCQ_DASHBOARD_URL": "postgresql://reader:s3cret@127.0.0.1:1/warehouse"}, 1,
+     "dashboard: error: cannot connect to the warehouse database postgresql://reader:***@127.0.0.1:1/warehouse"),
+])
+def test_the_command_reports_bad_input_in_one_line(args, environ, code, message):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCQ_")} | environ
+    done = subprocess.run([sys.executable, "-m", "mcq_analytics.dashboard", *args], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == code
+    assert done.stderr.startswith(message) and done.stderr.count("\n") == 1, done.stderr
+    assert "s3cret" not in done.stderr and done.stdout == ""
