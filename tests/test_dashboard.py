@@ -208,6 +208,11 @@ def test_test_and_items_pages_use_item_analysis_when_it_exists(warehouse, monkey
                    {"s": start, "e": end, "t": tid, "q": question})
     shown = items_page.dataframe[1].value
     assert list(shown[["option", "chosen", "share"]].itertuples(index=False, name=None)) == options
+    flagged = sorted({flag for r in expected for flag in r[4].split(", ") if flag})
+    assert f"Flags in this table: {', '.join(f'[{x}](#flags)' for x in flagged) or 'none'} — [what they mean](#flags)" \
+        in [m.value for m in items_page.markdown]
+    assert "What the flags mean" in [h.value for h in items_page.subheader]
+    assert any("| `negative_discrimination` |" in m.value for m in items_page.markdown)  # from docs/item_analysis.md
 
 
 def test_pipeline_health_shows_metadata_runs_and_rejects(warehouse, monkeypatch):

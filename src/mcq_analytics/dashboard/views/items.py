@@ -1,22 +1,46 @@
 """Items: a test's item-analysis table with flags, facility against discrimination coloured by flag, and
 the distractor chart of a chosen question. Needs the item-analysis facts (docs/item_analysis.md)."""
 
+import re
+
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 from mcq_analytics.dashboard import common, queries
+from mcq_analytics.paths import PROJECT_ROOT
 
 DOCS = "docs/item_analysis.md"
-#: What each flag means (thresholds: the defaults of analytics.item_analysis / option_analysis).
+#: Short meanings, used when the docs are not shipped (the Docker image has no docs/ folder).
 FLAG_MEANINGS = {
     "negative_discrimination": "stronger students get it wrong more often than weaker ones: check the key",
     "poor_discrimination": "discrimination index below 0.20: it hardly separates strong from weak students",
     "too_hard": "facility below 0.20: fewer than one in five get it right",
     "too_easy": "facility above 0.90: nearly everyone gets it right",
-    "non_functional": "a distractor chosen by fewer than 5 % of students",
+    "non_functional": "a distractor chosen by fewer than 5 % of the attempts",
     "attracts_strong_students": "a distractor whose choosers score above the others: possibly a second key",
 }
+_FLAG_ROW = re.compile(r"^\| `(\w+)` \|")
+
+
+def flag_rows() -> list[str]:
+    """The rows of the flag tables of docs/item_analysis.md (one source for what a flag means)."""
+    path = PROJECT_ROOT / DOCS
+    if not path.is_file():
+        return []
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if _FLAG_ROW.match(line)]
+
+
+def explain_flags() -> None:
+    """The "what the flags mean" section the flag links point at."""
+    st.subheader("What the flags mean", anchor="flags")
+    rows = flag_rows()
+    if rows:
+        st.markdown("| flag | rule (default) | what it usually means | what to check |\n|---|---|---|---|\n"
+                    + "\n".join(rows))
+    else:
+        st.markdown("\n".join(f"- **{flag}**: {meaning}" for flag, meaning in FLAG_MEANINGS.items()))
+    st.caption(f"From {DOCS}, which explains every statistic and flag.")
 
 
 def render() -> None:
@@ -45,11 +69,8 @@ def render() -> None:
     shown = ["question_id", "flags", *(c for c in table.columns if c not in ("question_id", "flags", "flag"))]
     st.dataframe(table[shown], hide_index=True, width="stretch")
     flags = sorted({fl for fls in table["flags"] for fl in fls.split(", ") if fl})
-    st.caption("Flags in this table: " + (", ".join(flags) or "none"))
-    with st.expander("What the flags mean"):
-        for flag, meaning in FLAG_MEANINGS.items():
-            st.markdown(f"- **{flag}**: {meaning}")
-        st.markdown(f"Definitions and thresholds: [{DOCS}]({DOCS}).")
+    st.markdown("Flags in this table: " + (", ".join(f"[{flag}](#flags)" for flag in flags) or "none")
+                + " — [what they mean](#flags)")
 
     st.subheader("Facility against discrimination")
     st.altair_chart(alt.Chart(table).mark_circle(size=90).encode(
@@ -66,6 +87,7 @@ def render() -> None:
     options = (data["options"] if question == default else
                common.load_options(common.settings().warehouse_url, f, test_id, question)["options"])
     distractor_chart(question, options)
+    explain_flags()
 
 
 def distractor_chart(question: int, options: pd.DataFrame) -> None:
