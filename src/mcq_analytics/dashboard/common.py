@@ -125,7 +125,3 @@ def change(now: Any, before: Any, rate: bool = False) -> str | None:
 def range_caption(f: Filters) -> str:
     last = f.end - timedelta(days=1)
     return f"{f.start:%Y-%m-%d} – {last:%Y-%m-%d} (UTC)" + (f", test {f.test_id}" if f.test_id else ", all tests")
-
-
-def utc(dt: datetime) -> datetime:
-    return dt.astimezone(UTC)
