@@ -20,6 +20,9 @@ FLAG_MEANINGS = {
     "non_functional": "a distractor chosen by fewer than 5 % of the attempts",
     "attracts_strong_students": "a distractor whose choosers score above the others: possibly a second key",
 }
+#: Item flags in the scatter: unflagged grey, the worst (a likely wrong key) red.
+FLAG_COLOURS = {"none": "#9e9e9e", "negative_discrimination": "#d62728", "poor_discrimination": "#ff7f0e",
+                "too_hard": "#9467bd", "too_easy": "#17becf"}
 _FLAG_ROW = re.compile(r"^\| `(\w+)` \|")
 
 
@@ -76,7 +79,8 @@ def render() -> None:
     st.altair_chart(alt.Chart(table).mark_circle(size=90).encode(
         x=alt.X("facility:Q", title="facility (share of points earned)", scale=alt.Scale(domain=[0, 1])),
         y=alt.Y("discrimination_index:Q", title="discrimination index"),
-        color=alt.Color("flag:N", title="first flag"),
+        color=alt.Color("flag:N", title="first flag", scale=alt.Scale(domain=list(FLAG_COLOURS),
+                                                                      range=list(FLAG_COLOURS.values()))),
         tooltip=["question_id:Q", alt.Tooltip("facility:Q", format=".2f"),
                  alt.Tooltip("discrimination_index:Q", format=".2f"), "flags:N"]), width="stretch")
 
