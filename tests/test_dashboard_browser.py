@@ -13,7 +13,8 @@ from mcq_analytics.dashboard.browser import CHROMIUM, serve, visit_pages
 from mcq_analytics.dashboard.queries import NO_DATA, NO_ITEM_ANALYSIS
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason=f"no Chromium at {CHROMIUM} (apt-get install chromium, or set MCQ_CHROMIUM)")
+                                reason=f"no Chromium at {CHROMIUM} (scripts/setup_system.sh installs it; "
+                                       "or set MCQ_CHROMIUM)")
 
 
 def test_every_page_in_headless_chromium(warehouse, tmp_path):  # noqa: F811

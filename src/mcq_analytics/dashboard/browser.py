@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -24,7 +25,8 @@ from mcq_analytics.dashboard.__main__ import streamlit_command
 
 #: url path of each page (the Overview is the app's root).
 PAGE_PATHS = {"overview": "", "test": "test", "items": "items", "health": "health"}
-CHROMIUM = os.environ.get("MCQ_CHROMIUM") or "/usr/bin/chromium"
+#: The system Chromium (scripts/setup_system.sh installs Debian's); Playwright's own download is not used.
+CHROMIUM = os.environ.get("MCQ_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 #: Chromium as root in a container: no sandbox, no GPU, nothing fetched in the background.
 CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage")
