@@ -142,7 +142,9 @@ def test_rejections_first_reason_and_orphan_test_cascade(dbs: Any) -> None:
         (1, h(10), 1, 1, 1, 1, 0, 1.0, 1.0, 1.0, 0.0, None),
     ])
     assert written == {"rejects": 12, "question_interaction_fact": 2, "test_summary_fact": 1,
-                       "test_funnel_fact": 1}
+                       "test_funnel_fact": 1,
+                       # one scored attempt x questions 11, 12; options 0..4 and 0..3
+                       "item_statistics_fact": 2, "option_choice_fact": 9}
 
 
 def test_question_interaction_changes_clears_ties_and_time_spent(dbs: Any) -> None:
@@ -256,10 +258,12 @@ def test_late_answer_recomputes_its_sessions_whole_bucket(dbs: Any) -> None:
     # Session 1's answer to question 12, made at 10:30, reaches the source at 12:15.
     insert(url, answer(3, 1, 12, 1, h(10, 30), updated=h(12, 15)))
     assert run_reference(url, h(11), h(12)) == {"rejects": 0, "question_interaction_fact": 0,
-                                                "test_summary_fact": 0, "test_funnel_fact": 0}
+                                                "test_summary_fact": 0, "test_funnel_fact": 0,
+                                                "item_statistics_fact": 0, "option_choice_fact": 0}
     written = run_reference(url, h(12), h(13))
+    # no submission, so no scored attempt: no item rows
     assert written == {"rejects": 0, "question_interaction_fact": 2, "test_summary_fact": 1,
-                       "test_funnel_fact": 1}
+                       "test_funnel_fact": 1, "item_statistics_fact": 0, "option_choice_fact": 0}
     facts = fetch_reference(url)
     # Session 2 was not affected, yet its bucket row counts it.
     assert facts["test_summary_fact"] == approx([
@@ -290,7 +294,7 @@ def test_regrade_recomputes_every_session_of_the_test(dbs: Any) -> None:
     written = run_reference(url, h(15), h(16))
     # Both sessions of test 1 (in different hours) are recomputed; test 2's session is not.
     assert written == {"rejects": 1, "question_interaction_fact": 2, "test_summary_fact": 2,
-                       "test_funnel_fact": 2}
+                       "test_funnel_fact": 2, "item_statistics_fact": 0, "option_choice_fact": 0}
     facts = fetch_reference(url)
     assert facts["question_interaction_fact"] == [
         (1, 11, 1, 1, h(10, 1), h(10, 1), h(10), 1, 0, 2, False, Decimal("0"), 1000),

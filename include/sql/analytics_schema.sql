@@ -1,4 +1,4 @@
--- Warehouse schema: the three facts, the quarantine and the run bookkeeping (docs/data_contract.md
+-- Warehouse schema: the facts, the quarantine and the run bookkeeping (docs/data_contract.md
 -- sections 2, 4 and 5). Idempotent: safe to apply again.
 CREATE SCHEMA IF NOT EXISTS analytics;
 
@@ -61,6 +61,48 @@ CREATE TABLE IF NOT EXISTS analytics.test_funnel_fact (
     PRIMARY KEY (test_id, hour_start)
 );
 CREATE INDEX IF NOT EXISTS tff_hour_idx ON analytics.test_funnel_fact (hour_start);
+
+-- Item analysis (docs/data_contract.md section 6): exact sufficient statistics per (test, cohort hour) of the
+-- scored attempts. Scores are integer hundredths of a point; first-order sums are BIGINT (at most
+-- 10^6 x questions x attempts of one hour), squares and products NUMERIC (unbounded, exact).
+CREATE TABLE IF NOT EXISTS analytics.item_statistics_fact (
+    test_id          BIGINT NOT NULL,
+    hour_start       TIMESTAMPTZ NOT NULL,
+    question_id      BIGINT NOT NULL,
+    attempts         INT NOT NULL,
+    answered         INT NOT NULL,
+    correct          INT NOT NULL,
+    max_points_cents INT NOT NULL,
+    sum_score        BIGINT NOT NULL,
+    sum_score_sq     NUMERIC NOT NULL,
+    sum_total        BIGINT NOT NULL,
+    sum_total_sq     NUMERIC NOT NULL,
+    sum_score_total  NUMERIC NOT NULL,
+    etl_run_id       TEXT NOT NULL,
+    etl_loaded_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (test_id, hour_start, question_id),
+    CHECK (attempts >= answered AND answered >= correct AND correct >= 0)
+);
+-- The primary key leads with (test_id, hour_start): a window deletes whole buckets by its prefix, and
+-- analytics.item_analysis for one test over any range is one index range scan. Ranges over all tests read
+-- the hour index.
+CREATE INDEX IF NOT EXISTS isf_hour_idx ON analytics.item_statistics_fact (hour_start);
+
+CREATE TABLE IF NOT EXISTS analytics.option_choice_fact (
+    test_id       BIGINT NOT NULL,
+    hour_start    TIMESTAMPTZ NOT NULL,
+    question_id   BIGINT NOT NULL,
+    option        SMALLINT NOT NULL CHECK (option >= 0),
+    is_key        BOOLEAN NOT NULL,
+    attempts      INT NOT NULL,
+    chosen        INT NOT NULL CHECK (chosen >= 0 AND chosen <= attempts),
+    sum_total     BIGINT NOT NULL,
+    sum_total_sq  NUMERIC NOT NULL,
+    etl_run_id    TEXT NOT NULL,
+    etl_loaded_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (test_id, hour_start, question_id, option)
+);
+CREATE INDEX IF NOT EXISTS ocf_hour_idx ON analytics.option_choice_fact (hour_start);
 
 -- Quarantine: a rejected source row, at most once per (pipeline, table, key, reason).
 CREATE TABLE IF NOT EXISTS analytics.etl_rejects (

@@ -107,8 +107,9 @@ def extract_window(source_url: str, window: Window, with_buckets: bool) -> Sourc
                 t0 = time.perf_counter()
                 query, params = read_extract(name, SCOPE_JOIN), None
                 if name == "questions":  # the questions the extracted answers point at (answers come first)
-                    query = read_sql("extract/questions_by_id.sql")
-                    params = {"question_ids": np.unique(frames["answers"]["question_id"].to_numpy()).tolist()}
+                    query = read_sql("extract/questions_by_id.sql")  # ... and every question of the tests
+                    params = {"question_ids": np.unique(frames["answers"]["question_id"].to_numpy()).tolist(),
+                              "test_ids": np.unique(frames["sessions"]["test_id"].to_numpy()).tolist()}
                 frames[name] = copy_to_frame(cur, query.strip(), columns, params)
                 timings[name] = time.perf_counter() - t0
     return SourceFrames(affected_ids=affected, seconds=timings, **frames)

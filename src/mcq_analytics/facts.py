@@ -24,7 +24,8 @@ from typing import Literal
 DeleteKeys = Literal["sessions", "buckets"]
 
 #: Warehouse column types as ``information_schema.columns`` spells them (``data_type``), and how each
-#: is staged: timestamps travel as epoch microseconds, NUMERIC as float8.
+#: is staged: timestamps travel as epoch microseconds, NUMERIC as float8 (two-decimal points, exact in
+#: float8 and what both engines' COPY/JDBC paths write) — unless the column is declared exact (below).
 _STAGE_TYPES = {
     "bigint": "bigint",
     "integer": "integer",
@@ -35,6 +36,10 @@ _STAGE_TYPES = {
     "text": "text",
     "timestamp with time zone": "bigint",
 }
+#: Staging of columns declared exact (a trailing ``!`` in ``_cols``): the item-analysis sums of squares and
+#: products are unbounded integers (hundredths squared) whose every digit matters, so they stage as NUMERIC
+#: (decimal digits in the CSV/JDBC rows), never through float8 (exact only up to 2**53).
+_EXACT_STAGE_TYPES = {"numeric": "numeric", "bigint": "bigint"}
 AUDIT_COLUMNS = ("etl_run_id", "etl_loaded_at")
 
 
@@ -45,6 +50,7 @@ class Column:
     name: str
     sql_type: str
     nullable: bool = False
+    exact: bool = False
 
     @property
     def stage_name(self) -> str:
@@ -56,16 +62,17 @@ class Column:
 
     @property
     def stage_type(self) -> str:
-        return _STAGE_TYPES[self.sql_type]
+        return (_EXACT_STAGE_TYPES if self.exact else _STAGE_TYPES)[self.sql_type]
 
 
 def _cols(spec: str) -> tuple[Column, ...]:
-    """``"name type[?], …"`` → columns; a trailing ``?`` marks a nullable column."""
+    """``"name type[?|!], …"`` → columns; a trailing ``?`` marks a nullable column, ``!`` an exact one
+    (staged without float rounding, see ``_EXACT_STAGE_TYPES``)."""
     out = []
     for item in spec.split(","):
         name, sql_type = item.strip().split(" ", 1)
-        nullable = sql_type.endswith("?")
-        out.append(Column(name, sql_type.rstrip("?").strip(), nullable))
+        nullable, exact = sql_type.endswith("?"), sql_type.endswith("!")
+        out.append(Column(name, sql_type.rstrip("?!").strip(), nullable, exact))
     return tuple(out)
 
 
@@ -110,6 +117,11 @@ class Fact:
     def stage_columns(self) -> dict[str, str]:
         """Staging layout both engines write: ``{stage column: SQL type}``."""
         return {c.stage_name: c.stage_type for c in self.columns}
+
+    @property
+    def exact_columns(self) -> tuple[str, ...]:
+        """Columns staged exactly (NUMERIC sums): an engine writes them as integers or decimal strings."""
+        return tuple(c.name for c in self.columns if c.exact)
 
     @property
     def key_columns(self) -> dict[str, str]:
@@ -208,6 +220,69 @@ questions answered. A window recomputes every (test, hour) bucket an affected se
 ### `analytics.test_funnel_fact`
 The same (test_id, hour_start) cohort as a funnel: started ≥ engaged ≥ submitted ≥ passed, the side count
 `completed`, each as a rate of `started`, and the stage with the largest drop-off.
+""",
+    ),
+    Fact(
+        name="item_statistics_fact",
+        grain="one row per (test, cohort hour, question)",
+        keys=("test_id", "hour_start", "question_id"),
+        columns=_cols(
+            "test_id bigint, hour_start timestamp with time zone, question_id bigint, attempts integer,"
+            " answered integer, correct integer, max_points_cents integer, sum_score bigint,"
+            " sum_score_sq numeric!, sum_total bigint, sum_total_sq numeric!, sum_score_total numeric!"
+        ),
+        sources=("sessions", "answers", "submissions"),
+        delete_keys="buckets",
+        ranges={"attempts": (1, None), "answered": (0, None), "correct": (0, None),
+                "max_points_cents": (0, None), "sum_score": (0, None), "sum_score_sq": (0, None),
+                "sum_total": (0, None), "sum_total_sq": (0, None), "sum_score_total": (0, None)},
+        table_rules={
+            "keys_unique": _unique("test_id", "hour_start", "question_id"),
+            "counts_nested": "COUNT(*) FILTER (WHERE NOT (attempts >= answered AND answered >= correct "
+                             "AND correct >= 0)) = 0",
+            "sums_non_negative": "COUNT(*) FILTER (WHERE NOT (sum_score >= 0 AND sum_score_sq >= 0 AND sum_total >= 0"
+                                 " AND sum_total_sq >= 0 AND sum_score_total >= 0)) = 0",
+        },
+        report_title="item_statistics_fact — per question over all history (item analysis, docs/item_analysis.md)",
+        doc="""\
+### `analytics.item_statistics_fact`
+One row per (test_id, hour_start, question_id): exact sufficient statistics of the bucket's **scored
+attempts** (valid sessions with a valid submission, scored on every current question of the test) — attempts,
+answered, correct, the question's maximum in hundredths of a point, and the integer sums Σx, Σx², ΣX, ΣX²,
+ΣxX of item scores x and attempt totals X. `analytics.item_analysis(from, to)` answers any range from them
+(docs/data_contract.md §6). A window recomputes every (test, hour) bucket an affected session falls in.
+""",
+    ),
+    Fact(
+        name="option_choice_fact",
+        grain="one row per (test, cohort hour, question, option)",
+        keys=("test_id", "hour_start", "question_id", "option"),
+        columns=_cols(
+            "test_id bigint, hour_start timestamp with time zone, question_id bigint, option smallint,"
+            " is_key boolean, attempts integer, chosen integer, sum_total bigint, sum_total_sq numeric!"
+        ),
+        sources=("sessions", "answers", "submissions"),
+        delete_keys="buckets",
+        ranges={"option": (0, None), "attempts": (1, None), "chosen": (0, None), "sum_total": (0, None),
+                "sum_total_sq": (0, None)},
+        table_rules={
+            "keys_unique": _unique("test_id", "hour_start", "question_id", "option"),
+            "chosen_within_attempts": "COUNT(*) FILTER (WHERE NOT (chosen >= 0 AND chosen <= attempts)) = 0",
+            "sums_non_negative": "COUNT(*) FILTER (WHERE NOT (sum_total >= 0 AND sum_total_sq >= 0)) = 0",
+            # Row by row: the options of the row's question in its bucket (all written by the same swap, which
+            # replaces whole buckets) partition the bucket's scored attempts.
+            "chosen_sums_to_attempts": "attempts = (SELECT sum(o.chosen) FROM analytics.option_choice_fact o"
+                                       " WHERE o.test_id = option_choice_fact.test_id"
+                                       " AND o.hour_start = option_choice_fact.hour_start"
+                                       " AND o.question_id = option_choice_fact.question_id)",
+        },
+        report_title="option_choice_fact — options over all history (distractor analysis)",
+        doc="""\
+### `analytics.option_choice_fact`
+One row per (test_id, hour_start, question_id, option): every option 1..option_count of the question and `0`
+(no final answer) with whether it is the current key, the bucket's scored attempts, how many chose it and the
+exact sums ΣX, ΣX² of their attempt totals; per bucket and question Σchosen = attempts.
+`analytics.option_analysis(from, to)` answers any range (docs/data_contract.md §6).
 """,
     ),
 )

@@ -30,6 +30,9 @@ _STEPS: tuple[tuple[str, str | None], ...] = (
     ("buckets.sql", None),
     ("test_summary_fact.sql", "test_summary_fact"),
     ("test_funnel_fact.sql", "test_funnel_fact"),
+    ("item_scores.sql", None),
+    ("item_statistics_fact.sql", "item_statistics_fact"),
+    ("option_choice_fact.sql", "option_choice_fact"),
 )
 
 #: Tables returned by fetch_reference, with the key they are ordered by.

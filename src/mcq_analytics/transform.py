@@ -21,7 +21,6 @@ HOUR_US = 3_600_000_000
 FUNNEL_STAGES = ("engaged", "submitted", "passed")
 
 
-
 @dataclass
 class Validated:
     """Source rows split into the valid ones (joined with what the facts need) and the rejects."""
@@ -247,6 +246,101 @@ def test_funnels(outcomes: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+ITEM_KEYS = ["test_id", "hour_start_us", "question_id"]
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+def item_scores(outcomes: pd.DataFrame, finals: pd.DataFrame, questions: pd.DataFrame) -> pd.DataFrame:
+    """One row per (scored attempt, current question of its test) — contract section 6: a scored attempt is a
+    valid session with a valid submission, scored on every question of its test, answered or not.
+
+    ``x`` = the question's points in integer hundredths when the final answer is correct under the current
+    key, else 0; ``m`` = the points in hundredths; ``total`` = X, the attempt's Σx; ``option`` = the final
+    option, 0 when there is none (never answered, or cleared)."""
+    scored = outcomes.loc[outcomes["has_submission"], ["session_id", "test_id", "hour_start_us"]]
+    grid = scored.merge(questions[["question_id", "test_id", "option_count", "correct_option", "points"]],
+                        on="test_id", how="inner")
+    final = grid[["session_id", "question_id"]].merge(
+        finals[["session_id", "question_id", "final_option"]], on=["session_id", "question_id"], how="left",
+    )["final_option"].to_numpy()
+    answered = ~np.isnan(final)
+    is_correct = answered & (final == grid["correct_option"].to_numpy())
+    m = cents(grid["points"]).to_numpy().astype("int64")
+    x = np.where(is_correct, m, 0).astype("int64")
+    grid = grid.assign(answered=answered, is_correct=is_correct, m=m, x=x,
+                       option=np.where(answered, np.nan_to_num(final), 0).astype("int64"))
+    grid["total"] = grid.groupby("session_id")["x"].transform("sum").astype("int64")
+    return grid
+
+
+def _exact_products(frame: pd.DataFrame, products: dict[str, tuple[str, str]]) -> tuple[pd.DataFrame, bool]:
+    """Add the products ``{name: (a, b)}`` of integer columns, exactly: int64 when every sum of them over the
+    frame fits (the usual case by far), else Python integers (object columns, summed without overflow)."""
+    largest = max((int(np.abs(frame[c].to_numpy()).max()) for pair in products.values() for c in pair),
+                  default=0)
+    fits = largest * largest * max(len(frame), 1) <= _INT64_MAX
+    for name, (a, b) in products.items():
+        if fits:
+            frame[name] = frame[a].to_numpy() * frame[b].to_numpy()
+        else:
+            frame[name] = frame[a].astype(object) * frame[b].astype(object)
+    if not fits:
+        for column in {c for pair in products.values() for c in pair}:
+            frame[column] = frame[column].astype(object)
+    return frame, fits
+
+
+def _as_exact(out: pd.DataFrame, columns: list[str], fits: bool) -> pd.DataFrame:
+    """Exact sums that may exceed int64 leave as decimal strings (COPY parses them into NUMERIC/BIGINT)."""
+    if not fits:
+        for column in columns:
+            out[column] = out[column].map(str)
+    return out
+
+
+def item_statistics(scores: pd.DataFrame) -> pd.DataFrame:
+    """item_statistics_fact: per (test, cohort hour, question), the exact integer sums of contract section 6."""
+    frame, fits = _exact_products(scores[[*ITEM_KEYS, "answered", "is_correct", "m", "x", "total"]].copy(),
+                                  {"x_sq": ("x", "x"), "total_sq": ("total", "total"), "x_total": ("x", "total")})
+    grouped = frame.groupby(ITEM_KEYS, sort=True)
+    out = pd.DataFrame({
+        "attempts": grouped.size(),
+        "answered": grouped["answered"].sum(),
+        "correct": grouped["is_correct"].sum(),
+        "max_points_cents": grouped["m"].max(),
+        "sum_score": grouped["x"].sum(),
+        "sum_score_sq": grouped["x_sq"].sum(),
+        "sum_total": grouped["total"].sum(),
+        "sum_total_sq": grouped["total_sq"].sum(),
+        "sum_score_total": grouped["x_total"].sum(),
+    }).reset_index()
+    return _as_exact(out, ["sum_score", "sum_score_sq", "sum_total", "sum_total_sq", "sum_score_total"], fits)
+
+
+def option_choices(scores: pd.DataFrame) -> pd.DataFrame:
+    """option_choice_fact: per (test, cohort hour, question) every option 0..option_count — 0 = no final
+    answer — with its choosers' count and exact ΣX, ΣX²; options nobody chose have zeros."""
+    keys = [*ITEM_KEYS, "option"]
+    frame, fits = _exact_products(scores[[*keys, "total"]].copy(), {"total_sq": ("total", "total")})
+    chosen = frame.groupby(keys, sort=False).agg(chosen=("total", "size"), sum_total=("total", "sum"),
+                                                 sum_total_sq=("total_sq", "sum"))
+    questions = scores.groupby(ITEM_KEYS, sort=True).agg(
+        attempts=("x", "size"), option_count=("option_count", "first"), correct_option=("correct_option", "first"))
+    questions = questions.reset_index()
+    per_question = questions["option_count"].to_numpy().astype("int64") + 1
+    rows = np.repeat(np.arange(len(questions)), per_question)
+    first = np.repeat(np.cumsum(per_question) - per_question, per_question)
+    out = questions.iloc[rows].reset_index(drop=True)
+    out["option"] = (np.arange(len(rows)) - first).astype("int64")
+    out["is_key"] = out["option"] == out["correct_option"]
+    # reindex with a fill value keeps the integer (or exact object) dtype: a merge would pass through float64
+    found = chosen.reindex(pd.MultiIndex.from_frame(out[keys]), fill_value=0)
+    for column in ("chosen", "sum_total", "sum_total_sq"):
+        out[column] = found[column].to_numpy()
+    out = out[[*keys, "is_key", "attempts", "chosen", "sum_total", "sum_total_sq"]]
+    return _as_exact(out, ["sum_total", "sum_total_sq"], fits)
+
+
 class WindowFacts:
     """The facts of one extracted scope, sharing the work the pipelines have in common: validation and the
     final answers are computed once per window (not once per fact), the session outcomes once for both
@@ -267,6 +361,10 @@ class WindowFacts:
     def outcomes(self) -> pd.DataFrame:
         return session_outcomes(self.valid, self.finals)
 
+    @cached_property
+    def item_scores(self) -> pd.DataFrame:
+        return item_scores(self.outcomes, self.finals, self.src.questions)
+
     def build(self, pipeline: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The fact rows and the rejects (of the source tables the fact reads) of one pipeline."""
         sources = fact(pipeline).sources  # KeyError for an unknown pipeline
@@ -280,4 +378,6 @@ FACT_BUILDERS: dict[str, Callable[[WindowFacts], pd.DataFrame]] = {
     "question_interaction_fact": lambda w: question_interactions(w.finals, w.src.affected_ids),
     "test_summary_fact": lambda w: test_summaries(w.outcomes),
     "test_funnel_fact": lambda w: test_funnels(w.outcomes),
+    "item_statistics_fact": lambda w: item_statistics(w.item_scores),
+    "option_choice_fact": lambda w: option_choices(w.item_scores),
 }

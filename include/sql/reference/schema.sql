@@ -2,7 +2,7 @@
 -- It lives in the SOURCE database, so every fact is one set-based statement over the source tables.
 -- {schema} is substituted by psycopg.sql.Identifier (default mcq_reference). Idempotent.
 --
--- The three facts have exactly the columns and types of analytics.* (audit columns included), so a
+-- The facts have exactly the columns and types of analytics.* (audit columns included), so a
 -- comparison with the warehouse is a plain column-for-column diff that skips etl_run_id/etl_loaded_at.
 CREATE SCHEMA IF NOT EXISTS {schema};
 
@@ -60,6 +60,39 @@ CREATE TABLE IF NOT EXISTS {schema}.test_funnel_fact (
     etl_run_id     TEXT NOT NULL,
     etl_loaded_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (test_id, hour_start)
+);
+
+CREATE TABLE IF NOT EXISTS {schema}.item_statistics_fact (
+    test_id          BIGINT NOT NULL,
+    hour_start       TIMESTAMPTZ NOT NULL,
+    question_id      BIGINT NOT NULL,
+    attempts         INT NOT NULL,
+    answered         INT NOT NULL,
+    correct          INT NOT NULL,
+    max_points_cents INT NOT NULL,
+    sum_score        BIGINT NOT NULL,
+    sum_score_sq     NUMERIC NOT NULL,
+    sum_total        BIGINT NOT NULL,
+    sum_total_sq     NUMERIC NOT NULL,
+    sum_score_total  NUMERIC NOT NULL,
+    etl_run_id       TEXT NOT NULL,
+    etl_loaded_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (test_id, hour_start, question_id),
+    CHECK (attempts >= answered AND answered >= correct AND correct >= 0)
+);
+CREATE TABLE IF NOT EXISTS {schema}.option_choice_fact (
+    test_id       BIGINT NOT NULL,
+    hour_start    TIMESTAMPTZ NOT NULL,
+    question_id   BIGINT NOT NULL,
+    option        SMALLINT NOT NULL CHECK (option >= 0),
+    is_key        BOOLEAN NOT NULL,
+    attempts      INT NOT NULL,
+    chosen        INT NOT NULL CHECK (chosen >= 0 AND chosen <= attempts),
+    sum_total     BIGINT NOT NULL,
+    sum_total_sq  NUMERIC NOT NULL,
+    etl_run_id    TEXT NOT NULL,
+    etl_loaded_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (test_id, hour_start, question_id, option)
 );
 
 -- The quarantine as of the current source: one row per rejected source row, with its first reason.
