@@ -276,7 +276,7 @@ def item_scores(outcomes: pd.DataFrame, finals: pd.DataFrame, questions: pd.Data
 def _exact_products(frame: pd.DataFrame, products: dict[str, tuple[str, str]]) -> tuple[pd.DataFrame, bool]:
     """Add the products ``{name: (a, b)}`` of integer columns, exactly: int64 when every sum of them over the
     frame fits (the usual case by far), else Python integers (object columns, summed without overflow)."""
-    largest = max((int(np.abs(frame[c].to_numpy()).max()) for pair in products.values() for c in pair),
+    largest = max((int(np.abs(frame[c].to_numpy()).max(initial=0)) for pair in products.values() for c in pair),
                   default=0)
     fits = largest * largest * max(len(frame), 1) <= _INT64_MAX
     for name, (a, b) in products.items():
