@@ -72,7 +72,8 @@ def test_run_log_keeps_one_row_per_attempt(dbs):
         rows = conn.execute(
             "SELECT pipeline_name, status, count(*) FROM analytics.etl_run_log GROUP BY 1, 2 ORDER BY 1"
         ).fetchall()
-    assert rows == [("question_interaction_fact", "success", 2), ("test_funnel_fact", "success", 2),
+    assert rows == [("item_statistics_fact", "success", 2), ("option_choice_fact", "success", 2),
+                    ("question_interaction_fact", "success", 2), ("test_funnel_fact", "success", 2),
                     ("test_summary_fact", "success", 2)]
 
 

@@ -50,7 +50,7 @@ def test_range_run_then_catch_up_from_the_watermark(dbs):
     urls = {"source_url": dbs.source_url, "warehouse_url": dbs.warehouse_url}
     proc = run_etl("--env", "dev", "--start", "2024:06:01 10", "--end", "2024-06-01T11:00:00Z", **urls)
     assert proc.returncode == 0, proc.stderr
-    assert "1 window(s), 3 pipeline run(s): 3 succeeded, 0 failed" in proc.stdout
+    assert "1 window(s), 5 pipeline run(s): 5 succeeded, 0 failed" in proc.stdout
 
     # Without --start each pipeline continues from its watermark (11:00) up to --end.
     proc = run_etl("--env", "dev", "--end", "2024-06-01 14:00", **urls)
@@ -58,7 +58,8 @@ def test_range_run_then_catch_up_from_the_watermark(dbs):
     meta = read_metadata(dbs.warehouse_url)
     assert {(m["pipeline_name"], m["status"], m["watermark"].hour, m["consecutive_failures"]) for m in meta} == {
         ("question_interaction_fact", "success", 14, 0), ("test_summary_fact", "success", 14, 0),
-        ("test_funnel_fact", "success", 14, 0)}
+        ("test_funnel_fact", "success", 14, 0), ("item_statistics_fact", "success", 14, 0),
+        ("option_choice_fact", "success", 14, 0)}
     assert_rows_equal(fetch_fact(dbs.warehouse_url, "question_interaction_fact"), EXPECTED_QIF)
 
     proc = run_etl("--env", "dev", "--end", "2024-06-01 14:00", **urls)

@@ -8,7 +8,7 @@ import math
 import pytest
 from helpers import at, fetch_fact, fetch_rejects, insert
 
-from mcq_analytics.pipeline import run_pandas_window
+from mcq_analytics.pipeline import PIPELINES, run_pandas_window
 from mcq_analytics.windows import Window
 
 
@@ -140,7 +140,7 @@ def platform(dbs):
 def run_hours(dbs, *hours: int) -> None:
     for hour in hours:
         results = run_pandas_window(dbs.source_url, dbs.warehouse_url, Window(at(60 * hour), at(60 * hour + 60)))
-        assert [r.status for r in results] == ["success"] * 3, [r.error for r in results]
+        assert [r.status for r in results] == ["success"] * len(PIPELINES), [r.error for r in results]
 
 
 def test_facts_follow_every_contract_rule(platform):
@@ -153,7 +153,7 @@ def test_facts_follow_every_contract_rule(platform):
 def test_every_rejection_reason_is_quarantined_once_with_its_first_reason(platform):
     run_hours(platform, 0, 1, 0)  # the repeated window must not duplicate a reject
     expected = [("question_interaction_fact", *r) for r in SESSION_AND_ANSWER_REJECTS]
-    for pipeline in ("test_funnel_fact", "test_summary_fact"):
+    for pipeline in ("test_funnel_fact", "test_summary_fact", "item_statistics_fact", "option_choice_fact"):
         expected += [(pipeline, *r) for r in sorted(SESSION_AND_ANSWER_REJECTS + SUBMISSION_REJECTS)]
     assert fetch_rejects(platform.warehouse_url) == sorted(expected)
 
