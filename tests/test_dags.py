@@ -177,7 +177,7 @@ def test_three_independent_task_groups_each_build_then_checks(dags, dag_id):
                                              f"{fact}.check_rules"}
         for check_id in build.downstream_task_ids:
             assert dag.get_task(check_id).downstream_task_ids == set()
-    assert len(dag.tasks) == 12
+    assert len(dag.tasks) == 4 * len(FACTS)
 
 
 @pytest.mark.parametrize("dag_id", DAG_IDS)
@@ -300,6 +300,9 @@ GOOD = {
     "test_funnel_fact": (
         "(1, '2024-06-01 10:00+00', 4, 3, 2, 1, 1, 0.75, 0.5, 0.25, 0.25, 'engaged', %s)"
     ),
+    # two attempts, X = 200 and 100 hundredths; the first got question 11 (1 point) right
+    "item_statistics_fact": "(1, '2024-06-01 10:00+00', 11, 2, 2, 1, 100, 100, 10000, 300, 50000, 20000, %s)",
+    "option_choice_fact": "(1, '2024-06-01 10:00+00', 11, 0, false, 2, 2, 300, 50000, %s)",
 }
 BAD = {  # each breaks one rule that only check_rules sees, plus a rule of check_table or check_columns
     "question_interaction_fact": (
@@ -311,6 +314,8 @@ BAD = {  # each breaks one rule that only check_rules sees, plus a rule of check
     "test_funnel_fact": (
         "(2, '2024-06-01 10:00+00', 4, 5, 2, 1, 1, 1.25, 0.5, 0.25, 0.25, 'submitted', %s)"
     ),
+    "item_statistics_fact": "(2, '2024-06-01 10:00+00', 11, 2, 2, 1, 100, -100, 10000, 300, 50000, 20000, %s)",
+    "option_choice_fact": "(2, '2024-06-01 10:00+00', 11, 0, false, 2, 1, -5, 50000, %s)",
 }
 
 

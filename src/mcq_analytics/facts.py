@@ -233,7 +233,7 @@ The same (test_id, hour_start) cohort as a funnel: started ≥ engaged ≥ submi
         ),
         sources=("sessions", "answers", "submissions"),
         delete_keys="buckets",
-        ranges={"attempts": (1, None), "answered": (0, None), "correct": (0, None),
+        ranges={"attempts": (0, None), "answered": (0, None), "correct": (0, None),
                 "max_points_cents": (0, None), "sum_score": (0, None), "sum_score_sq": (0, None),
                 "sum_total": (0, None), "sum_total_sq": (0, None), "sum_score_total": (0, None)},
         table_rules={
@@ -263,18 +263,19 @@ answered, correct, the question's maximum in hundredths of a point, and the inte
         ),
         sources=("sessions", "answers", "submissions"),
         delete_keys="buckets",
-        ranges={"option": (0, None), "attempts": (1, None), "chosen": (0, None), "sum_total": (0, None),
+        ranges={"option": (0, None), "attempts": (0, None), "chosen": (0, None), "sum_total": (0, None),
                 "sum_total_sq": (0, None)},
         table_rules={
             "keys_unique": _unique("test_id", "hour_start", "question_id", "option"),
             "chosen_within_attempts": "COUNT(*) FILTER (WHERE NOT (chosen >= 0 AND chosen <= attempts)) = 0",
             "sums_non_negative": "COUNT(*) FILTER (WHERE NOT (sum_total >= 0 AND sum_total_sq >= 0)) = 0",
-            # Row by row: the options of the row's question in its bucket (all written by the same swap, which
-            # replaces whole buckets) partition the bucket's scored attempts.
-            "chosen_sums_to_attempts": "attempts = (SELECT sum(o.chosen) FROM analytics.option_choice_fact o"
+            # For each row, the options of its question in its bucket (all written by the same swap, which
+            # replaces whole buckets) partition the bucket's scored attempts. An aggregate, so an empty scope passes.
+            "chosen_sums_to_attempts": "COUNT(*) FILTER (WHERE attempts IS DISTINCT FROM"
+                                       " (SELECT sum(o.chosen) FROM analytics.option_choice_fact o"
                                        " WHERE o.test_id = option_choice_fact.test_id"
                                        " AND o.hour_start = option_choice_fact.hour_start"
-                                       " AND o.question_id = option_choice_fact.question_id)",
+                                       " AND o.question_id = option_choice_fact.question_id)) = 0",
         },
         report_title="option_choice_fact — options over all history (distractor analysis)",
         doc="""\

@@ -17,6 +17,8 @@ SELECT
     (SELECT count(*) FILTER (WHERE (hour_start = date_trunc('hour', hour_start AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
                              IS NOT TRUE) = 0 FROM run)
         AS hour_start_on_a_utc_hour,
+    (SELECT count(*) FILTER (WHERE (attempts >= 1) IS NOT TRUE) = 0 FROM run)
+        AS bucket_has_scored_attempts,
     (SELECT count(*) FILTER (WHERE (sum_score = correct::numeric * max_points_cents
                                     AND sum_score_sq = correct::numeric * max_points_cents * max_points_cents)
                              IS NOT TRUE) = 0 FROM run)

@@ -8,7 +8,8 @@ WITH run AS (
 per_question AS (
     SELECT test_id, hour_start, question_id,
            sum(chosen) = min(attempts) AND min(attempts) = max(attempts) AS chosen_partitions_attempts,
-           count(*) FILTER (WHERE is_key) = 1 AND bool_and(NOT is_key OR option >= 1) AS one_key,
+           -- at most one: a question whose correct_option lies outside 1..option_count has no key row
+           count(*) FILTER (WHERE is_key) <= 1 AND bool_and(NOT is_key OR option >= 1) AS one_key,
            min(option) = 0 AND max(option) = count(*) - 1 AS options_complete
       FROM run GROUP BY test_id, hour_start, question_id
 ),
@@ -20,10 +21,12 @@ per_bucket AS (
      GROUP BY test_id, hour_start
 )
 SELECT
+    (SELECT count(*) FILTER (WHERE (attempts >= 1) IS NOT TRUE) = 0 FROM run)
+        AS bucket_has_scored_attempts,
     (SELECT count(*) FILTER (WHERE NOT chosen_partitions_attempts) = 0 FROM per_question)
         AS chosen_sums_to_attempts,
     (SELECT count(*) FILTER (WHERE NOT one_key) = 0 FROM per_question)
-        AS exactly_one_key_per_question,
+        AS at_most_one_key_per_question,
     (SELECT count(*) FILTER (WHERE NOT options_complete) = 0 FROM per_question)
         AS every_option_from_0_present,
     (SELECT count(*) FILTER (WHERE (chosen > 0 OR (sum_total = 0 AND sum_total_sq = 0)) IS NOT TRUE) = 0
