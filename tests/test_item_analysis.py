@@ -174,6 +174,16 @@ def test_a_mis_keyed_item_discriminates_negatively_and_its_true_key_attracts_str
         (2, True, 6, 3, 0.5, 400 / 9, -1 / math.sqrt(2), []),
         (3, False, 6, 0, 0.0, None, None, ["non_functional"]),
     ])
+    # The thresholds are parameters: above a point-biserial of 0.8 the true key is no longer flagged, and a
+    # distractor needs 60 % of the attempts to count as functional.
+    raised = query(dbs.warehouse_url, "SELECT option, flags FROM analytics.option_analysis(%s, %s, 6,"
+                   " non_functional_share => 0.6, strong_distractor => 0.8) WHERE question_id = 23 ORDER BY 1",
+                   *ALL_TIME)
+    assert raised == [(0, []), (1, ["non_functional"]), (2, []), (3, ["non_functional"])]
+    assert [r[-1] for r in query(dbs.warehouse_url, "SELECT * FROM analytics.item_analysis(%s, %s, 6,"
+                                 " poor_discrimination => 0.2, too_hard => 0.6, too_easy => 0.6) ORDER BY 2",
+                                 *ALL_TIME)] == [["too_easy"], ["negative_discrimination", "too_hard"],
+                                                 ["negative_discrimination", "too_hard"]]
 
 
 def test_one_question_test_and_a_single_attempt(dbs: Any) -> None:

@@ -64,7 +64,8 @@ CREATE OR REPLACE FUNCTION analytics.option_analysis(
     range_start          TIMESTAMPTZ,
     range_end            TIMESTAMPTZ,
     min_attempts         INT DEFAULT 30,
-    non_functional_share DOUBLE PRECISION DEFAULT 0.05)
+    non_functional_share DOUBLE PRECISION DEFAULT 0.05,
+    strong_distractor    DOUBLE PRECISION DEFAULT 0)
 RETURNS TABLE (
     test_id           BIGINT,
     question_id       BIGINT,
@@ -87,7 +88,10 @@ SELECT o.test_id, o.question_id, o.option, o.is_key, o.n, o.c,
        CASE WHEN o.n < option_analysis.min_attempts OR o.option = 0 OR o.is_key THEN '{}'::text[]
             ELSE array_remove(ARRAY[
                 CASE WHEN o.c::float8 / o.n::float8 < option_analysis.non_functional_share THEN 'non_functional' END,
+                -- the sign from the exact numerator; a raised threshold compares the float value
                 CASE WHEN o.c > 0 AND o.c < o.n AND o.n * o.s - o.c * o.t > 0 AND o.ctt > 0
+                          AND (o.n * o.s - o.c * o.t)::float8 / sqrt((o.c * (o.n - o.c) * o.ctt)::float8)
+                              > option_analysis.strong_distractor
                      THEN 'attracts_strong_students' END], NULL)
        END
   FROM (SELECT p.*,
