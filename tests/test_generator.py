@@ -12,6 +12,8 @@ import psycopg
 import pytest
 
 from mcq_analytics.generator import SOURCE_TABLES, GenerationReport, GeneratorConfig, GeneratorError, generate, main
+from mcq_analytics.pipeline import run_pandas_window
+from mcq_analytics.windows import Window
 
 SMALL = GeneratorConfig(seed=7, answers=4_000, hours=3)
 
@@ -252,3 +254,37 @@ def test_cli(dbs, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--url", "postgresql://alice:s3cret@127.0.0.1:1/nowhere"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "alice:***@127.0.0.1:1" in err and "s3cret" not in err
+
+
+def test_deliberately_bad_items_are_flagged_by_item_analysis(dbs) -> None:
+    """The generator's bad items are what item analysis finds (docs/item_analysis.md), and facility orders the
+    other items as the generator's difficulty does."""
+    report = generate(dbs.source_url, GeneratorConfig(answers=30_000, hours=6, seed=42))
+    bad = report.bad_items
+    assert bad == {"mis_keyed": 165, "mis_keyed_true_key": 1, "non_discriminating": 166,
+                   "unused_distractor": (168, 4)}
+    results = run_pandas_window(dbs.source_url, dbs.warehouse_url, Window(*report.window_range()),
+                                pipelines=("item_statistics_fact", "option_choice_fact"))
+    assert all(r.status == "success" for r in results), [r.error for r in results]
+    every = ("-infinity", "infinity")
+    with psycopg.connect(dbs.warehouse_url) as conn:
+        items = {q: (n, facility, index, flags) for q, n, facility, index, flags in conn.execute(
+            "SELECT question_id, attempts, facility, discrimination_index, flags"
+            " FROM analytics.item_analysis(%s, %s, 100)", every)}
+        strong = conn.execute("SELECT question_id, option FROM analytics.option_analysis(%s, %s, 100,"
+                              " strong_distractor => 0.3) WHERE 'attracts_strong_students' = ANY (flags)",
+                              every).fetchall()
+        unused = conn.execute("SELECT chosen, flags FROM analytics.option_analysis(%s, %s, 100)"
+                              " WHERE question_id = %s AND option = %s", (*every, *bad["unused_distractor"])).fetchone()
+    # Exactly the mis-keyed and the non-discriminating questions discriminate negatively (≥ 100 attempts) ...
+    assert {q for q, (_, _, _, flags) in items.items() if "negative_discrimination" in flags} == {165, 166}
+    assert items[165][2] < -0.2 and abs(items[166][2]) < 0.2  # clearly for the wrong key; about 0 for a coin flip
+    # ... the true key of the mis-keyed one is the only option clearly attracting strong students ...
+    assert strong == [(165, 1)]
+    # ... and nobody ends on the unused distractor.
+    assert unused == (0, ["non_functional"])
+    # Facility orders the good items as their difficulty does (items with at least 50 attempts).
+    good = pd.DataFrame([(q, f, report.true_difficulty[q]) for q, (n, f, _, _) in items.items()
+                         if n >= 50 and q not in (165, 166)], columns=["q", "facility", "difficulty"])
+    assert len(good) > 150
+    assert good["facility"].rank().corr((-good["difficulty"]).rank()) > 0.9

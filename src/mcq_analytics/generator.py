@@ -5,9 +5,13 @@ Why: the pipelines must be tested at realistic volume, against every bad-row kin
 cleared answers, ties, late rows, duplicate submissions, regrades, sessions across hour boundaries).
 The same seed always gives byte-identical tables, so failures can be reproduced.
 
-Shape: an item-response model. Each student has an ability θ ~ N(0, 1), each question a difficulty
-b ~ N(0, 1); a student's final choice is correct with probability 1 / (1 + exp(-(θ - b))), and a wrong
-choice picks one of the wrong options uniformly.
+Shape: an item-response model (2PL). Each student has an ability θ ~ N(0, 1), each question a difficulty
+b ~ N(0, 1) and a discrimination a ~ U(0.8, 2); a student's final choice is correct with probability
+1 / (1 + exp(-a(θ - b))), and a wrong choice picks one of the wrong options uniformly. Unless
+``bad_items=False``, the most taken test holds three deliberately bad items, reported in
+``GenerationReport.bad_items`` so item analysis can be tested against them: a mis-keyed question (students
+answer by the true key, the stored ``correct_option`` is another option), a non-discriminating one (a = 0:
+a coin flip whatever the ability) and a distractor no student keeps as the final answer.
 
 Rows are built with numpy, session chunk by session chunk (memory stays bounded), written as CSV by
 pyarrow and bulk-loaded with COPY in a single transaction, so a failed run leaves the tables as they were.
@@ -118,6 +122,7 @@ class GeneratorConfig:
     max_options: int = 6
     bad_fraction: float = 0.02
     late_fraction: float = 0.05
+    bad_items: bool = True
 
     def __post_init__(self) -> None:
         self.start = self.start.replace(tzinfo=UTC) if self.start.tzinfo is None else self.start.astimezone(UTC)
@@ -152,6 +157,9 @@ class GenerationReport:
     updated_max: datetime
     elapsed_seconds: float
     true_difficulty: dict[int, float] = field(repr=False)
+    #: The deliberately bad items (question ids; options as numbers): ``mis_keyed`` with its
+    #: ``mis_keyed_true_key``, ``non_discriminating``, and ``unused_distractor`` = (question id, option).
+    bad_items: dict[str, object] = field(default_factory=dict)
 
     @property
     def total_rows(self) -> int:
@@ -175,6 +183,8 @@ class GenerationReport:
         lines = ["rows:"] + [f"  {t:<12} {n:>12,}" for t, n in self.rows.items()]
         lines.append("bad rows (table / contract reason):")
         lines += [f"  {t:<12} {r:<21} {n:>9,}" for (t, r), n in self.bad.items()]
+        if self.bad_items:
+            lines.append("bad items: " + ", ".join(f"{k} {v}" for k, v in self.bad_items.items()))
         lines.append("nasty cases:")
         lines += [f"  {k:<26} {n:>9,}" for k, n in self.nasty.items()]
         start, end = self.window_range()
@@ -285,7 +295,11 @@ class _Dims:
     max_cents: np.ndarray
     popularity: np.ndarray
     option_count: np.ndarray  # per question
-    correct: np.ndarray
+    correct: np.ndarray  # the true key, which students answer by
+    stored_key: np.ndarray  # correct_option as written (differs from correct for a mis-keyed question)
+    discrimination: np.ndarray
+    unused: np.ndarray  # a distractor no student keeps as the final answer (0: none)
+    bad_items: dict[str, object]
     points_cents: np.ndarray
     difficulty: np.ndarray
     ability: np.ndarray  # per student
@@ -362,17 +376,40 @@ def _dimensions(cfg: GeneratorConfig, start_us: int, end_us: int) -> _Dims:
 
     qu_created = te_created[q_test]
     qu_updated, n_regraded_questions = regraded(qu_created, _P_REGRADE_QUESTION)
+    # Item quality, from a stream of its own (the draws above and the events stay as they were).
+    irng = np.random.default_rng([cfg.seed, 2])
+    discrimination = irng.uniform(0.8, 2.0, n_questions)
+    stored_key, unused = correct.copy(), np.zeros(n_questions, dtype=np.int64)
+    bad_items: dict[str, object] = {}
+    if cfg.bad_items:
+        taken = int(np.argmax(popularity))
+        qs = q_start[taken] + np.arange(q_count[taken])
+        mis, flat = int(qs[0]), int(qs[1])
+        # A plain, well-discriminating question whose stored key is a wrong option: the students who miss
+        # the true key (the weaker ones) are the ones "right" by the stored key.
+        stored_key[mis] = correct[mis] % option_count[mis] + 1
+        discrimination[mis] = 2.0
+        discrimination[flat] = 0.0
+        bad_items = {"mis_keyed": mis + 1, "mis_keyed_true_key": int(correct[mis]), "non_discriminating": flat + 1}
+        wide = [int(q) for q in qs[2:] if option_count[q] >= 3]
+        if wide:
+            unused[wide[0]] = correct[wide[0]] % option_count[wide[0]] + 1
+            bad_items["unused_distractor"] = (wide[0] + 1, int(unused[wide[0]]))
     questions = _table("questions", [
         pa.array(np.arange(1, n_questions + 1)), pa.array(q_test + 1),
         pa.array((np.arange(n_questions) - q_start[q_test] + 1).astype(np.int32)),
-        pa.array(option_count.astype(np.int16)), pa.array(correct.astype(np.int16)), _money(points_cents),
+        pa.array(option_count.astype(np.int16)), pa.array(stored_key.astype(np.int16)), _money(points_cents),
         _ts(qu_created), _ts(qu_updated)])
 
+    difficulty, ability = rng.normal(0.0, 1.0, n_questions), rng.normal(0.0, 1.0, n_students)
+    if cfg.bad_items:
+        difficulty[mis] = -0.5
     return _Dims(
         tables={"teachers": teachers, "students": students, "tests": tests, "questions": questions},
         q_start=q_start, q_count=q_count, max_cents=max_cents, popularity=popularity,
-        option_count=option_count, correct=correct, points_cents=points_cents,
-        difficulty=rng.normal(0.0, 1.0, n_questions), ability=rng.normal(0.0, 1.0, n_students),
+        option_count=option_count, correct=correct, stored_key=stored_key, discrimination=discrimination,
+        unused=unused, bad_items=bad_items, points_cents=points_cents,
+        difficulty=difficulty, ability=ability,
         n_sessions=n_sessions, updated_at=np.concatenate([t_created, s_created, te_updated, qu_updated]),
         nasty={"regraded_tests": n_regraded_tests, "regraded_questions": n_regraded_questions},
     )
@@ -433,11 +470,16 @@ def _chunk(cfg: GeneratorConfig, d: _Dims, index: int, first_session: int, n: in
     v_q = d.q_start[test[v_sess]] + slot_rank[order][keep]
     nv = v_sess.size
     v_valid = valid[v_sess]
-    p_correct = 1.0 / (1.0 + np.exp(d.difficulty[v_q] - d.ability[student[v_sess]]))
+    p_correct = 1.0 / (1.0 + np.exp(d.discrimination[v_q] * (d.difficulty[v_q] - d.ability[student[v_sess]])))
     key = d.correct[v_q]
     options = d.option_count[v_q]
     wrong = rng.integers(1, options)
     final = np.where(rng.random(nv) < p_correct, key, wrong + (wrong >= key))
+    # The unused distractor: whoever would end on it ends on another wrong option instead.
+    dead = d.unused[v_q]
+    other = dead % options + 1
+    other = np.where(other == key, other % options + 1, other)
+    final = np.where((dead > 0) & (final == dead), other, final)
     valid_visits = np.flatnonzero(v_valid)
     changes = np.minimum(rng.geometric(0.55, nv), 3) * _mask(nv, _pick(rng, valid_visits, _P_CHANGE, first))
     mid_clear = _mask(nv, _pick(rng, valid_visits, _P_MID_CLEAR, first, base=nv))
@@ -490,7 +532,7 @@ def _chunk(cfg: GeneratorConfig, d: _Dims, index: int, first_session: int, n: in
     negative = role == _NEGATIVE
     win_time[negative] = np.maximum(started[negative] - rng.integers(US, 120 * US, int(negative.sum())),
                                     start_us)
-    is_correct = (final == key) & ~final_clear
+    is_correct = (final == d.stored_key[v_q]) & ~final_clear  # graded by the key as stored
     score = np.rint(np.bincount(v_sess, weights=d.points_cents[v_q] * is_correct, minlength=n)).astype(np.int64)
     max_score = d.max_cents[test]
     w = np.flatnonzero(submitted)
@@ -729,6 +771,7 @@ def generate(source_url: str, config: GeneratorConfig, reset: bool = False,
         updated_min=_to_dt(updated.lo), updated_max=_to_dt(updated.hi),
         elapsed_seconds=elapsed,
         true_difficulty=dict(zip(range(1, dims.difficulty.size + 1), dims.difficulty.tolist(), strict=True)),
+        bad_items=dims.bad_items,
     )
 
 
