@@ -251,6 +251,7 @@ def test_exact_sums_beyond_int64_and_float() -> None:
         "test_id": [1, 1], "hour_start_us": [0, 0], "question_id": [7, 7], "session_id": [1, 2],
         "answered": [True, True], "is_correct": [True, False], "m": [big, big], "x": [big, 0],
         "total": [big, big + 1], "option": [1, 2], "option_count": [2, 2], "correct_option": [1, 1],
+        "group": [0, 0],
     })
     row = item_statistics(scores).iloc[0]
     assert row["sum_score_sq"] == str(big**2)

@@ -256,38 +256,40 @@ def item_scores(outcomes: pd.DataFrame, finals: pd.DataFrame, questions: pd.Data
 
     ``x`` = the question's points in integer hundredths when the final answer is correct under the current
     key, else 0; ``m`` = the points in hundredths; ``total`` = X, the attempt's Σx; ``option`` = the final
-    option, 0 when there is none (never answered, or cleared)."""
+    option, 0 when there is none (never answered, or cleared). Rows come sorted by (test, hour, question) and
+    ``group`` numbers those groups, so both item facts aggregate without another sort or hash."""
     scored = outcomes.loc[outcomes["has_submission"], ["session_id", "test_id", "hour_start_us"]]
     grid = scored.merge(questions[["question_id", "test_id", "option_count", "correct_option", "points"]],
                         on="test_id", how="inner")
-    final = grid[["session_id", "question_id"]].merge(
-        finals[["session_id", "question_id", "final_option"]], on=["session_id", "question_id"], how="left",
-    )["final_option"].to_numpy()
+    grid = grid.iloc[np.lexsort([grid[c].to_numpy() for c in reversed(ITEM_KEYS)])].reset_index(drop=True)
+    # The final answer of each (attempt, question): a hash lookup of the pair in the final answers.
+    wanted = pd.MultiIndex.from_arrays([grid["session_id"].to_numpy(), grid["question_id"].to_numpy()])
+    have = pd.MultiIndex.from_arrays([finals["session_id"].to_numpy(), finals["question_id"].to_numpy()])
+    final = _take(finals["final_option"].to_numpy(), have.get_indexer(wanted), np.nan).astype("float64")
     answered = ~np.isnan(final)
     is_correct = answered & (final == grid["correct_option"].to_numpy())
     m = cents(grid["points"]).to_numpy().astype("int64")
     x = np.where(is_correct, m, 0).astype("int64")
-    grid = grid.assign(answered=answered, is_correct=is_correct, m=m, x=x,
-                       option=np.where(answered, np.nan_to_num(final), 0).astype("int64"))
-    grid["total"] = grid.groupby("session_id")["x"].transform("sum").astype("int64")
-    return grid
+    sessions, session_pos = np.unique(grid["session_id"].to_numpy(), return_inverse=True)
+    total_by_session = np.zeros(len(sessions), dtype="int64")
+    np.add.at(total_by_session, session_pos, x)
+    keys = [grid[c].to_numpy() for c in ITEM_KEYS]
+    new = np.ones(len(grid), dtype=bool)
+    new[1:] = np.logical_or.reduce([k[1:] != k[:-1] for k in keys]) if len(grid) > 1 else True
+    return grid.assign(answered=answered, is_correct=is_correct, m=m, x=x,
+                       option=np.where(answered, np.nan_to_num(final), 0).astype("int64"),
+                       total=total_by_session[session_pos], group=np.cumsum(new) - 1)
 
 
-def _exact_products(frame: pd.DataFrame, products: dict[str, tuple[str, str]]) -> tuple[pd.DataFrame, bool]:
-    """Add the products ``{name: (a, b)}`` of integer columns, exactly: int64 when every sum of them over the
-    frame fits (the usual case by far), else Python integers (object columns, summed without overflow)."""
-    largest = max((int(np.abs(frame[c].to_numpy()).max(initial=0)) for pair in products.values() for c in pair),
-                  default=0)
-    fits = largest * largest * max(len(frame), 1) <= _INT64_MAX
-    for name, (a, b) in products.items():
-        if fits:
-            frame[name] = frame[a].to_numpy() * frame[b].to_numpy()
-        else:
-            frame[name] = frame[a].astype(object) * frame[b].astype(object)
-    if not fits:
-        for column in {c for pair in products.values() for c in pair}:
-            frame[column] = frame[column].astype(object)
-    return frame, fits
+def _exact(values: np.ndarray, fits: bool) -> np.ndarray:
+    """int64 values as they are, or as Python integers when some sum of them could overflow int64."""
+    return values if fits else values.astype(object)
+
+
+def _fits(*arrays: np.ndarray, rows: int) -> bool:
+    """Whether every product of two of the values, summed over ``rows`` rows, stays within int64."""
+    largest = max((int(np.abs(a).max(initial=0)) for a in arrays), default=0)
+    return largest * largest * max(rows, 1) <= _INT64_MAX
 
 
 def _as_exact(out: pd.DataFrame, columns: list[str], fits: bool) -> pd.DataFrame:
@@ -299,45 +301,52 @@ def _as_exact(out: pd.DataFrame, columns: list[str], fits: bool) -> pd.DataFrame
 
 
 def item_statistics(scores: pd.DataFrame) -> pd.DataFrame:
-    """item_statistics_fact: per (test, cohort hour, question), the exact integer sums of contract section 6."""
-    frame, fits = _exact_products(scores[[*ITEM_KEYS, "answered", "is_correct", "m", "x", "total"]].copy(),
-                                  {"x_sq": ("x", "x"), "total_sq": ("total", "total"), "x_total": ("x", "total")})
-    grouped = frame.groupby(ITEM_KEYS, sort=True)
-    out = pd.DataFrame({
-        "attempts": grouped.size(),
-        "answered": grouped["answered"].sum(),
-        "correct": grouped["is_correct"].sum(),
-        "max_points_cents": grouped["m"].max(),
-        "sum_score": grouped["x"].sum(),
-        "sum_score_sq": grouped["x_sq"].sum(),
-        "sum_total": grouped["total"].sum(),
-        "sum_total_sq": grouped["total_sq"].sum(),
-        "sum_score_total": grouped["x_total"].sum(),
-    }).reset_index()
+    """item_statistics_fact: per (test, cohort hour, question), the exact integer sums of contract section 6
+    (``scores``: ``item_scores``, sorted, so each sum is one ``reduceat`` over the group boundaries)."""
+    x, total = scores["x"].to_numpy(), scores["total"].to_numpy()
+    fits = _fits(x, total, rows=len(scores))
+    x, total = _exact(x, fits), _exact(total, fits)
+    starts = np.flatnonzero(np.diff(scores["group"].to_numpy(), prepend=-1))
+    ends = np.append(starts[1:], len(scores))
+
+    def per_group(values: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(values, starts) if len(starts) else values[:0]
+
+    out = pd.DataFrame({column: scores[column].to_numpy()[starts] for column in ITEM_KEYS})
+    out["attempts"] = ends - starts
+    out["answered"] = per_group(scores["answered"].to_numpy().astype("int64"))
+    out["correct"] = per_group(scores["is_correct"].to_numpy().astype("int64"))
+    out["max_points_cents"] = scores["m"].to_numpy()[starts]
+    out["sum_score"] = per_group(x)
+    out["sum_score_sq"] = per_group(x * x)
+    out["sum_total"] = per_group(total)
+    out["sum_total_sq"] = per_group(total * total)
+    out["sum_score_total"] = per_group(x * total)
     return _as_exact(out, ["sum_score", "sum_score_sq", "sum_total", "sum_total_sq", "sum_score_total"], fits)
 
 
 def option_choices(scores: pd.DataFrame) -> pd.DataFrame:
     """option_choice_fact: per (test, cohort hour, question) every option 0..option_count — 0 = no final
     answer — with its choosers' count and exact ΣX, ΣX²; options nobody chose have zeros."""
-    keys = [*ITEM_KEYS, "option"]
-    frame, fits = _exact_products(scores[[*keys, "total"]].copy(), {"total_sq": ("total", "total")})
-    chosen = frame.groupby(keys, sort=False).agg(chosen=("total", "size"), sum_total=("total", "sum"),
-                                                 sum_total_sq=("total_sq", "sum"))
-    questions = scores.groupby(ITEM_KEYS, sort=True).agg(
-        attempts=("x", "size"), option_count=("option_count", "first"), correct_option=("correct_option", "first"))
-    questions = questions.reset_index()
-    per_question = questions["option_count"].to_numpy().astype("int64") + 1
-    rows = np.repeat(np.arange(len(questions)), per_question)
-    first = np.repeat(np.cumsum(per_question) - per_question, per_question)
-    out = questions.iloc[rows].reset_index(drop=True)
-    out["option"] = (np.arange(len(rows)) - first).astype("int64")
-    out["is_key"] = out["option"] == out["correct_option"]
-    # reindex with a fill value keeps the integer (or exact object) dtype: a merge would pass through float64
-    found = chosen.reindex(pd.MultiIndex.from_frame(out[keys]), fill_value=0)
-    for column in ("chosen", "sum_total", "sum_total_sq"):
-        out[column] = found[column].to_numpy()
-    out = out[[*keys, "is_key", "attempts", "chosen", "sum_total", "sum_total_sq"]]
+    total = scores["total"].to_numpy()
+    fits = _fits(total, rows=len(scores))
+    total = _exact(total, fits)
+    group = scores["group"].to_numpy()
+    starts = np.flatnonzero(np.diff(group, prepend=-1))
+    ends = np.append(starts[1:], len(scores))
+    per_group = scores["option_count"].to_numpy()[starts].astype("int64") + 1  # options 0..option_count
+    offset = np.cumsum(per_group) - per_group
+    rows = np.repeat(np.arange(len(starts)), per_group)
+    out = pd.DataFrame({column: scores[column].to_numpy()[starts][rows] for column in ITEM_KEYS})
+    out["option"] = np.arange(len(rows)) - offset[rows]
+    out["is_key"] = out["option"].to_numpy() == scores["correct_option"].to_numpy()[starts][rows]
+    out["attempts"] = (ends - starts)[rows]
+    slot = offset[group] + scores["option"].to_numpy()  # the output row of each attempt's final option
+    out["chosen"] = np.bincount(slot, minlength=len(rows)).astype("int64")
+    for column, values in (("sum_total", total), ("sum_total_sq", total * total)):
+        sums = np.zeros(len(rows), dtype=values.dtype)  # object zeros are Python 0s: exact either way
+        np.add.at(sums, slot, values)
+        out[column] = sums
     return _as_exact(out, ["sum_total", "sum_total_sq"], fits)
 
 
