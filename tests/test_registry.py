@@ -88,6 +88,11 @@ def test_derived_layouts() -> None:
         "is_correct": "boolean", "points_awarded": "double precision", "time_spent_ms": "bigint",
     }
     assert qif.key_columns == {"session_id": "bigint"}
+    # Exact sums (marked ``!``) stage as NUMERIC, never through float8; other NUMERIC stays float8.
+    isf = registry.fact("item_statistics_fact").stage_columns
+    assert (isf["sum_score_sq"], isf["sum_total_sq"], isf["sum_score_total"], isf["sum_total"]) == (
+        "numeric", "numeric", "numeric", "bigint")
+    assert registry.fact("option_choice_fact").key_columns == {"test_id": "bigint", "hour_start_us": "bigint"}
     assert registry.fact("test_funnel_fact").key_columns == {"test_id": "bigint", "hour_start_us": "bigint"}
     with pytest.raises(KeyError, match="unknown fact 'nope'"):
         registry.fact("nope")

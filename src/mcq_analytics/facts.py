@@ -119,11 +119,6 @@ class Fact:
         return {c.stage_name: c.stage_type for c in self.columns}
 
     @property
-    def exact_columns(self) -> tuple[str, ...]:
-        """Columns staged exactly (NUMERIC sums): an engine writes them as integers or decimal strings."""
-        return tuple(c.name for c in self.columns if c.exact)
-
-    @property
     def key_columns(self) -> dict[str, str]:
         """Layout of the table of keys a window replaces."""
         if self.delete_keys == "sessions":
