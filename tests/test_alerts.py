@@ -163,6 +163,13 @@ def hour(n: int) -> Window:
     return Window(at(60 * n), at(60 * n + 60))
 
 
+def process_quiet_hours(dbs) -> None:
+    """The catalogue rows date from 00:00: process the quiet hours before 10:00 so the tested hours are the
+    pipelines' next ones (a window beyond a gap never resets a failure streak, docs/data_contract.md §5)."""
+    results = run_pandas_window(dbs.source_url, dbs.warehouse_url, Window(at(-600), at(0)))
+    assert {r.status for r in results} == {"success"}
+
+
 def run_and_notify(dbs, settings, window: Window):
     """What run_etl.py does per window: a real run, then the alert policy on its recorded outcome."""
     (result,) = run_pandas_window(dbs.source_url, dbs.warehouse_url, window, [PIPELINE])
@@ -243,6 +250,7 @@ def test_pipeline_of_reads_attribute_params_group_or_task_id():
 def test_alert_on_second_failure_only_then_one_recovery(dbs, settings, channels, caplog):
     webhook, mailbox = channels
     seed_platform(dbs.source_url)
+    process_quiet_hours(dbs)
     break_pipeline(dbs.warehouse_url)
 
     result, report = run_and_notify(dbs, settings, hour(0))
@@ -298,6 +306,7 @@ def test_run_etl_alerts_once_then_recovers_and_keeps_its_output_clean(dbs, chann
     the first Airflow import (for the hooks) does not move log lines onto stdout."""
     webhook, mailbox = channels
     seed_platform(dbs.source_url)
+    process_quiet_hours(dbs)
     break_pipeline(dbs.warehouse_url)
     env = {**os.environ, "MCQ_SOURCE_URL": dbs.source_url, "MCQ_WAREHOUSE_URL": dbs.warehouse_url,
            "MCQ_EMBEDDED_POSTGRES": "false", "MCQ_ALERT_THRESHOLD": "2", "MCQ_ALERT_EMAIL_TO": "oncall@example.com"}
@@ -350,6 +359,7 @@ def test_a_failing_webhook_never_hides_the_run_error(dbs, settings, channels, ca
     webhook, mailbox = channels
     webhook.status = 500
     seed_platform(dbs.source_url)
+    process_quiet_hours(dbs)
     break_pipeline(dbs.warehouse_url)
     caplog.set_level(logging.INFO, logger="mcq_analytics.alerts")
     run_and_notify(dbs, settings, hour(0))
@@ -521,6 +531,7 @@ def test_a_build_killed_by_its_execution_timeout_still_counts_and_alerts(dbs, pg
     callback records the orphaned final attempt (once) so the streak and the alert still happen."""
     webhook, mailbox = channels
     seed_platform(dbs.source_url)
+    process_quiet_hours(dbs)
     with psycopg.connect(dbs.warehouse_url) as conn:
         conn.execute(f"""
             CREATE FUNCTION analytics.slow_load() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -552,6 +563,7 @@ def test_the_batch_dag_alerts_once_after_two_failed_runs_and_recovers(dbs, pg_se
 
     webhook, mailbox = channels
     seed_platform(dbs.source_url)
+    process_quiet_hours(dbs)
     break_pipeline(dbs.warehouse_url)
     airflow = airflow_env(pg_server, tmp_path_factory.getbasetemp(), "alerts")
     env = airflow.env(dbs.source_url, dbs.warehouse_url,
@@ -579,8 +591,14 @@ def test_the_batch_dag_alerts_once_after_two_failed_runs_and_recovers(dbs, pg_se
     assert meta(dbs.warehouse_url)["consecutive_failures"] == 2
 
     repair_pipeline(dbs.warehouse_url)
-    (recovered,) = dag_test(airflow, "mcq_analytics_batch", [at(180).isoformat()], proc_env=env, retries=1)
-    assert recovered.state == "success"
+    # A later hour alone does not recover the pipeline: it is still stuck behind its two failed hours.
+    (later,) = dag_test(airflow, "mcq_analytics_batch", [at(180).isoformat()], proc_env=env, retries=1)
+    assert later.state == "success" and len(webhook.posts) == 1
+    assert (meta(dbs.warehouse_url)["status"], meta(dbs.warehouse_url)["consecutive_failures"]) == ("failed", 2)
+    # Re-running the failed hours (clearing their tasks) does, once.
+    recovered = dag_test(airflow, "mcq_analytics_batch", [at(60).isoformat(), at(120).isoformat()], proc_env=env,
+                         retries=1)
+    assert [r.state for r in recovered] == ["success", "success"]
     assert len(webhook.posts) == 2 and len(mailbox.mails) == 2
     assert "recovered (dev)" in webhook.posts[1]["json"]["text"]
     assert mailbox.mails[1]["subject"] == "[MCQ dev] RECOVERED test_funnel_fact after 2 consecutive failures"
