@@ -29,7 +29,8 @@ def test_demo_runs_end_to_end_twice_with_the_same_result():
     try:
         first = demo(tmp_path)
         assert first.returncode == 0, first.stderr[-2000:]
-        for title in ("question_interaction_fact —", "test_summary_fact —", "test_funnel_fact —", "etl_rejects —"):
+        for title in ("question_interaction_fact —", "test_summary_fact —", "test_funnel_fact —",
+                      "item_statistics_fact —", "option_choice_fact —", "etl_rejects —"):
             assert title in first.stdout
         assert "0 failures" in first.stdout
 
@@ -37,13 +38,22 @@ def test_demo_runs_end_to_end_twice_with_the_same_result():
         lines = first.stdout.splitlines()
         header = next(i for i, line in enumerate(lines) if line.lstrip().startswith("window "))
         assert lines[header].split() == ["window", "status", "read", "written:", "question_interaction",
-                                         "test_summary", "test_funnel", "time"]
+                                         "test_summary", "test_funnel", "item_statistics", "option_choice", "time"]
         rows = lines[header + 1:header + 7]
-        assert all(re.fullmatch(rf" +{WINDOW} +ok +[\d,]+ +[\d,]+ +[\d,]+ +[\d,]+ +[\d.]+s", r) for r in rows), rows
+        assert all(re.fullmatch(rf" +{WINDOW} +ok +[\d,]+ +[\d,]+ +[\d,]+ +[\d,]+ +[\d,]+ +[\d,]+ +[\d.]+s", r) for r in rows), rows
         # Each count sits under its fact's label (right-aligned).
-        for label in ("question_interaction", "test_summary", "test_funnel"):
+        for label in ("question_interaction", "test_summary", "test_funnel", "item_statistics", "option_choice"):
             end = lines[header].index(label) + len(label)
             assert all(r[end - 1].isdigit() and r[end] == " " for r in rows), (label, rows)
+
+        # The demo ends with the item analysis: each test's reliability, then the flagged questions and the options
+        # that attract strong students (tests/test_item_report.py checks the figures against the range functions).
+        items = first.stdout[first.stdout.index("item analysis of the demo data"):]
+        assert "test reliability, the beginning to now (min 30 attempts for flags)" in items
+        flagged = items[items.index("flagged questions\n"):].splitlines()
+        assert flagged[1].split() == ["test_id", "question_id", "attempts", "facility", "discrimination", "flags"]
+        assert re.fullmatch(r"\d+ +\d+ +\d+ +[\d.]+ +-?[\d.]+ +\w+.*", flagged[3].strip())
+        assert "what each flag means and what to check: docs/item_analysis.md" in items
 
         # No log lines in the output: they are in the log file, whose path is printed with the next steps.
         assert "INFO" not in first.stdout + first.stderr
@@ -51,9 +61,11 @@ def test_demo_runs_end_to_end_twice_with_the_same_result():
         assert " INFO mcq_analytics.pipeline: extracted " in log_file.read_text()
         assert first.stdout.endswith(
             "next steps:\n"
-            "  make airflow                                  the Airflow UI on http://localhost:8080 (login printed)"
-            " with both DAGs\n"
-            "  .venv/bin/python run_etl.py --env dev status  each pipeline's watermark and last run\n"
+            "  make airflow                                          the Airflow UI on http://localhost:8080"
+            " (login printed) with both DAGs\n"
+            "  .venv/bin/python run_etl.py --env dev status          each pipeline's watermark and last run\n"
+            "  .venv/bin/python run_etl.py --env dev items --test N  one test's item analysis"
+            " (docs/item_analysis.md)\n"
             f"\nthis run's log: {log_file} (run_etl.py --env dev demo --verbose shows it here)\n")
 
         second = demo(tmp_path, "--verbose")  # the log lines on the terminal instead

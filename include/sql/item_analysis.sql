@@ -60,6 +60,8 @@ SELECT s.test_id, s.question_id, s.n, s.answered, s.correct, s.m, s.facility, s.
                  GROUP BY f.test_id, f.question_id) AS c) AS s
 $$;
 
+-- An earlier signature (without strong_distractor) would otherwise stay beside this one: calls become ambiguous.
+DROP FUNCTION IF EXISTS analytics.option_analysis(timestamptz, timestamptz, integer, double precision);
 CREATE OR REPLACE FUNCTION analytics.option_analysis(
     range_start          TIMESTAMPTZ,
     range_end            TIMESTAMPTZ,

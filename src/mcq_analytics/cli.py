@@ -2,7 +2,8 @@
 
     python run_etl.py --env dev                                   # catch up from each watermark
     python run_etl.py --env dev --start "2024:06:01 10" --end "2024:06:01 11"
-    python run_etl.py --env dev init-db | status | demo
+    python run_etl.py --env dev init-db | status | demo | reconcile
+    python run_etl.py --env dev items [--test 12] [--start … --end …]   # item analysis tables
 
 Exit codes: 0 success, 1 a run failed or a database is unreachable, 2 bad arguments or configuration.
 """
@@ -24,6 +25,7 @@ from mcq_analytics.connections import ConnectionFailed, Databases, check_reachab
 from mcq_analytics.demo import DemoRefused, run_demo
 from mcq_analytics.embedded_pg import EmbeddedPostgresError
 from mcq_analytics.engines import run_window
+from mcq_analytics.item_report import item_report
 from mcq_analytics.pipeline import PIPELINES, PipelineResult
 from mcq_analytics.planning import catch_up_windows, first_activity_hour
 from mcq_analytics.redaction import install_log_redaction, redact
@@ -31,7 +33,7 @@ from mcq_analytics.schema import init_databases
 from mcq_analytics.spark.submit import SparkUnavailable, preflight
 from mcq_analytics.windows import HOUR, Window, WindowError, last_full_hour, parse_time
 
-COMMANDS = ("run", "init-db", "status", "demo", "reconcile")
+COMMANDS = ("run", "init-db", "status", "demo", "reconcile", "items")
 
 
 class UsageError(Exception):
@@ -57,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pipeline", action="append", choices=PIPELINES,
                         help="run only this fact table's pipeline (repeatable; default: all three)")
     parser.add_argument("--answers", type=int, default=50_000, help="demo: answer rows to generate")
+    parser.add_argument("--test", type=int, help="items: the test to analyse (default: every flagged item)")
+    parser.add_argument("--min-attempts", type=int, default=30,
+                        help="items: scored attempts a question needs before it is flagged (default 30)")
     parser.add_argument("-q", "--quiet", action="store_true", help="only print errors and the summary")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="demo: show the pipeline's log lines here (default: only in <state dir>/logs/demo.log)")
@@ -249,6 +254,10 @@ def _command(args: argparse.Namespace, settings: Settings, dbs: Databases, log_f
         return 0
     if args.command == "demo":
         return run_demo(settings, dbs, answers=args.answers, log_file=log_file)
+    if args.command == "items":
+        _print(item_report(dbs.warehouse_url, parse_time(args.start) if args.start else None,
+                           parse_time(args.end) if args.end else None, args.test, args.min_attempts))
+        return 0
     pipelines = args.pipeline or PIPELINES
     if args.command == "reconcile":
         plan = reconcile_plan(args, settings, dbs, pipelines)

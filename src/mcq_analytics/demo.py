@@ -16,6 +16,7 @@ from mcq_analytics.connections import Databases
 from mcq_analytics.engines import run_window
 from mcq_analytics.facts import BOOKKEEPING_TABLES, FACT_NAMES, REGISTRY
 from mcq_analytics.generator import GeneratorConfig, generate
+from mcq_analytics.item_report import item_report
 from mcq_analytics.metadata import read_metadata
 from mcq_analytics.pipeline import PipelineResult
 from mcq_analytics.windows import hourly_windows
@@ -28,6 +29,7 @@ INDENT = " " * 6
 NEXT_STEPS = (
     ("make airflow", "the Airflow UI on http://localhost:8080 (login printed) with both DAGs"),
     (".venv/bin/python run_etl.py --env dev status", "each pipeline's watermark and last run"),
+    (".venv/bin/python run_etl.py --env dev items --test N", "one test's item analysis (docs/item_analysis.md)"),
 )
 
 
@@ -94,6 +96,8 @@ def run_demo(settings: Settings, dbs: Databases, answers: int, log_file: Path | 
     _say("\n[3/3] the facts\n")
     _say(reporting.fact_summaries(dbs.warehouse_url))
     _say("\n" + reporting.format_metadata(read_metadata(dbs.warehouse_url)))
+    _say("\nitem analysis of the demo data: the questions and options the pipeline flags\n")
+    _say(item_report(dbs.warehouse_url, None, None))
     _say(f"\ndemo finished in {time.perf_counter() - began:.1f}s: {report.rows['answers']:,} answers generated, "
          f"{len(windows)} windows, {sum(r.rows_written for r in results):,} fact rows written, "
          f"{sum(r.rows_rejected for r in results):,} rejects found, {len(failed)} failures")
