@@ -14,6 +14,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from mcq_analytics.contract import EVENT_TIME_END_US, EVENT_TIME_MIN_US
 from mcq_analytics.extract import SourceFrames
 from mcq_analytics.facts import fact
 
@@ -48,16 +49,22 @@ def _take(values: np.ndarray, positions: np.ndarray, fill: object) -> np.ndarray
     return np.where(positions >= 0, values[positions], fill)
 
 
+def _bad_time(us: pd.Series) -> np.ndarray:
+    """Event times outside the contract's fixed range (the extract sends infinity and the like as 0)."""
+    values = us.to_numpy()
+    return (values < EVENT_TIME_MIN_US) | (values >= EVENT_TIME_END_US)
+
+
 def validate(src: SourceFrames) -> Validated:
     """Apply the rules of contract section 2 in their order; each row gets at most its first reason."""
     found: list[pd.DataFrame] = []
 
     sessions = src.sessions
     test_pos = _lookup(sessions["test_id"], src.tests["test_id"])
-    orphan_test = test_pos < 0
-    found.append(_rejects("sessions", sessions.loc[orphan_test, "session_id"], "orphan_test"))
-    sessions = sessions.loc[~orphan_test].reset_index(drop=True)
-    test_pos = test_pos[~orphan_test]
+    rules = [("orphan_test", test_pos < 0), ("invalid_timestamp", _bad_time(sessions["started_us"]))]
+    keep = _apply_rules(sessions, "sessions", "session_id", rules, found)
+    sessions = sessions.loc[keep].reset_index(drop=True)
+    test_pos = test_pos[keep]
     sessions["pass_score_pct"] = src.tests["pass_score_pct"].to_numpy()[test_pos]
     sessions["question_count"] = src.tests["question_count"].to_numpy()[test_pos]
 
@@ -70,11 +77,16 @@ def validate(src: SourceFrames) -> Validated:
     test_id = _take(sessions["test_id"].to_numpy(), session_pos, -1)
     question_test_id = _take(src.questions["test_id"].to_numpy(), question_pos, -1)
     option_count = _take(src.questions["option_count"].to_numpy(), question_pos, 0)
+    correct = _take(src.questions["correct_option"].to_numpy(), question_pos, 1)
+    points = _take(src.questions["points"].to_numpy().astype("float64"), question_pos, 0.0)
     selected = answers["selected_option"].to_numpy()
     rules = [
         ("orphan_session", ~has_session),
+        ("invalid_timestamp", _bad_time(answers["answered_us"])),
         ("orphan_question", ~has_question),
         ("question_not_in_test", question_test_id != test_id),
+        # NaN compares false with everything in numpy: tested explicitly (PostgreSQL orders it above all).
+        ("invalid_question", ~np.isfinite(points) | (points < 0) | (correct < 1) | (correct > option_count)),
         ("option_out_of_range", ~np.isnan(selected) & ((selected < 1) | (selected > option_count))),
     ]
     keep = _apply_rules(answers, "answers", "answer_id", rules, found)
@@ -89,7 +101,10 @@ def validate(src: SourceFrames) -> Validated:
     score, max_score = submissions["score"].to_numpy(), submissions["max_score"].to_numpy()
     rules = [
         ("orphan_session", _lookup(submissions["session_id"], sessions["session_id"]) < 0),
-        ("invalid_score", (max_score <= 0) | (score < 0) | (score > max_score)),
+        ("invalid_timestamp", _bad_time(submissions["submitted_us"])),
+        # NaN compares false with everything in numpy: tested explicitly, as infinities are.
+        ("invalid_score", ~np.isfinite(score) | ~np.isfinite(max_score)
+         | (max_score <= 0) | (score < 0) | (score > max_score)),
     ]
     keep = _apply_rules(submissions, "submissions", "submission_id", rules, found)
     submissions = submissions.loc[keep].reset_index(drop=True)

@@ -1,7 +1,10 @@
 -- Sessions in scope; timestamps as epoch microseconds (exact, and fast to parse).
 -- The scope placeholder (filled by paths.read_extract) restricts the rows to the window's scope: the
 -- Pandas engine joins its etl_scope temp table, each Spark JDBC partition adds its own session_id predicate.
+-- Timestamps outside [2000-01-01, 2100-01-01) UTC (infinity included, which has no epoch) arrive as 0,
+-- the epoch, itself outside the range: the engines reject the row as invalid_timestamp (contract section 2).
 SELECT s.session_id, s.test_id, s.student_id,
-       (extract(epoch FROM s.started_at) * 1000000)::bigint AS started_us
+       CASE WHEN s.started_at >= '2000-01-01 00:00+00' AND s.started_at < '2100-01-01 00:00+00'
+            THEN (extract(epoch FROM s.started_at) * 1000000)::bigint ELSE 0 END AS started_us
   FROM sessions s
   {scope}

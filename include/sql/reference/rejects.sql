@@ -7,14 +7,20 @@
 -- * The reference quarantine is the rejects of the CURRENT source: the scope's previous reject rows
 --   are deleted and re-derived, so a row that a later edit makes valid (its session or test appears, a
 --   regrade widens option_count) leaves the quarantine, and windowed runs converge to a full recompute.
--- * A session rejected orphan_test counts as missing, so its answers and submissions are orphan_session
---   (the first reason), whatever else is wrong with them.
+-- * A session rejected orphan_test or invalid_timestamp counts as missing, so its answers and submissions
+--   are orphan_session (the first reason), whatever else is wrong with them.
+-- * Event times must lie in [2000-01-01, 2100-01-01) UTC (fixed bounds, never now(): any window order
+--   converges); NaN is tested explicitly (PostgreSQL orders NaN above every number, numpy and Spark
+--   comparisons differ), so the three implementations agree.
 -- * source_key is the row's primary key as text (session_id, answer_id, submission_id).
 -- * Rejections are checked against the rows as they are now: a regrade of a question's option_count or
 --   test_id re-judges every answer of the test's sessions (they are all in the scope of that window).
 CREATE TEMP TABLE ref_sessions ON COMMIT DROP AS
 SELECT s.session_id, s.test_id, s.student_id, s.started_at,
-       CASE WHEN t.test_id IS NULL THEN 'orphan_test' END AS reason
+       CASE WHEN t.test_id IS NULL THEN 'orphan_test'
+            WHEN NOT (s.started_at >= '2000-01-01 00:00+00' AND s.started_at < '2100-01-01 00:00+00')
+                THEN 'invalid_timestamp'
+       END AS reason
   FROM reference_scope AS sc
   JOIN sessions AS s ON s.session_id = sc.session_id
   LEFT JOIN tests AS t ON t.test_id = s.test_id;
@@ -26,8 +32,12 @@ SELECT a.answer_id, a.session_id, a.question_id, a.selected_option, a.answered_a
        s.test_id, s.student_id, q.correct_option, q.points,
        CASE
            WHEN s.session_id IS NULL OR s.reason IS NOT NULL THEN 'orphan_session'
+           WHEN NOT (a.answered_at >= '2000-01-01 00:00+00' AND a.answered_at < '2100-01-01 00:00+00')
+               THEN 'invalid_timestamp'
            WHEN q.question_id IS NULL THEN 'orphan_question'
            WHEN q.test_id <> s.test_id THEN 'question_not_in_test'
+           WHEN q.points = 'NaN' OR abs(q.points::float8) = 'Infinity' OR q.points < 0
+                OR q.correct_option < 1 OR q.correct_option > q.option_count THEN 'invalid_question'
            WHEN a.selected_option IS NOT NULL
                 AND (a.selected_option < 1 OR a.selected_option > q.option_count) THEN 'option_out_of_range'
        END AS reason
@@ -41,7 +51,11 @@ CREATE TEMP TABLE ref_submissions ON COMMIT DROP AS
 SELECT u.submission_id,
        CASE
            WHEN s.session_id IS NULL OR s.reason IS NOT NULL THEN 'orphan_session'
-           WHEN u.max_score <= 0 OR u.score < 0 OR u.score > u.max_score THEN 'invalid_score'
+           WHEN NOT (u.submitted_at >= '2000-01-01 00:00+00' AND u.submitted_at < '2100-01-01 00:00+00')
+               THEN 'invalid_timestamp'
+           WHEN u.score = 'NaN' OR u.max_score = 'NaN' OR abs(u.score::float8) = 'Infinity'
+                OR abs(u.max_score::float8) = 'Infinity'
+                OR u.max_score <= 0 OR u.score < 0 OR u.score > u.max_score THEN 'invalid_score'
        END AS reason
   FROM reference_scope AS sc
   JOIN submissions AS u ON u.session_id = sc.session_id

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from mcq_analytics.contract import FUNNEL_STAGES, HOUR_US
+from mcq_analytics.contract import EVENT_TIME_END_US, EVENT_TIME_MIN_US, FUNNEL_STAGES, HOUR_US
 from mcq_analytics.facts import fact
 
 
@@ -58,10 +58,23 @@ def _rejects(frame: DataFrame, table: str, key: str) -> DataFrame:
         F.col("_reason").alias("reason"))
 
 
+def _bad_time(us: Column) -> Column:
+    """Event times outside the contract's fixed range (the extract sends infinity and the like as 0)."""
+    return (us < F.lit(EVENT_TIME_MIN_US)) | (us >= F.lit(EVENT_TIME_END_US))
+
+
+def _bad_number(value: Column) -> Column:
+    """NaN or ±infinity, tested explicitly: Spark orders NaN above every number, numpy compares it false."""
+    return F.isnan(value) | (F.abs(value) == F.lit(float("inf")))
+
+
 def validate(src: SparkSources) -> SparkValidated:
     """Apply the rules of contract section 2 in their order; each row gets at most its first reason."""
     sessions = src.sessions.join(src.tests.withColumn("_test", F.lit(True)), "test_id", "left")
-    sessions = sessions.withColumn("_reason", F.when(F.col("_test").isNull(), F.lit("orphan_test")))
+    sessions = sessions.withColumn("_reason", _first_reason([
+        ("orphan_test", F.col("_test").isNull()),
+        ("invalid_timestamp", _bad_time(F.col("started_us"))),
+    ]))
     session_rejects = _rejects(sessions, "sessions", "session_id")
     valid_sessions = sessions.where(F.col("_reason").isNull()).drop("_test", "_reason")
 
@@ -75,8 +88,11 @@ def validate(src: SparkSources) -> SparkValidated:
     option = F.col("selected_option")
     answers = answers.withColumn("_reason", _first_reason([
         ("orphan_session", F.col("_session").isNull()),
+        ("invalid_timestamp", _bad_time(F.col("answered_us"))),
         ("orphan_question", F.col("_question").isNull()),
         ("question_not_in_test", F.col("question_test_id") != F.col("test_id")),
+        ("invalid_question", _bad_number(F.col("points")) | (F.col("points") < 0) | (F.col("correct_option") < 1)
+         | (F.col("correct_option") > F.col("option_count"))),
         ("option_out_of_range", option.isNotNull() & ((option < 1) | (option > F.col("option_count")))),
     ]))
     answer_rejects = _rejects(answers, "answers", "answer_id")
@@ -87,7 +103,9 @@ def validate(src: SparkSources) -> SparkValidated:
         valid_sessions.select("session_id", F.lit(True).alias("_session")), "session_id", "left")
     submissions = submissions.withColumn("_reason", _first_reason([
         ("orphan_session", F.col("_session").isNull()),
-        ("invalid_score", (F.col("max_score") <= 0) | (F.col("score") < 0) | (F.col("score") > F.col("max_score"))),
+        ("invalid_timestamp", _bad_time(F.col("submitted_us"))),
+        ("invalid_score", _bad_number(F.col("score")) | _bad_number(F.col("max_score")) | (F.col("max_score") <= 0)
+         | (F.col("score") < 0) | (F.col("score") > F.col("max_score"))),
     ]))
     submission_rejects = _rejects(submissions, "submissions", "submission_id")
     valid_submissions = submissions.where(F.col("_reason").isNull()).drop("_session", "_reason")
