@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from test_contract import assert_rows_equal
 
 from mcq_analytics.config import load_settings
 from mcq_analytics.engines import run_window
-from mcq_analytics.pipeline import run_pandas_window
+from mcq_analytics.facts import fact
+from mcq_analytics.pipeline import PIPELINES, run_pandas_window
 from mcq_analytics.planning import first_activity_hour
 from mcq_analytics.reference import fetch_reference, run_reference
 from mcq_analytics.windows import Window
@@ -104,11 +106,10 @@ SUBMISSION_REJECTS = [
 HOUR_0 = Window(at(0), at(60))
 
 
-def expected_rejects() -> list[tuple]:
-    rows = [("question_interaction_fact", *r) for r in SESSION_AND_ANSWER_REJECTS]
-    for pipeline in ("test_funnel_fact", "test_summary_fact"):
-        rows += [(pipeline, *r) for r in SESSION_AND_ANSWER_REJECTS + SUBMISSION_REJECTS]
-    return sorted(rows)
+def expected_rejects(pipelines: Sequence[str] = PIPELINES) -> list[tuple]:
+    """Each pipeline quarantines the rows of the source tables it reads (contract section 2)."""
+    rows = SESSION_AND_ANSWER_REJECTS + SUBMISSION_REJECTS
+    return sorted((p, *r) for p in pipelines for r in rows if r[0] in fact(p).sources)
 
 
 def assert_expected_facts(facts: dict[str, list[tuple]]) -> None:
@@ -135,7 +136,7 @@ def test_the_extract_and_the_planning_read_infinite_times(poisoned):
 def test_pandas_quarantines_every_poison_value_and_the_window_succeeds(poisoned):
     for _ in range(2):  # a repeated window neither fails nor duplicates a reject
         results = run_pandas_window(poisoned.source_url, poisoned.warehouse_url, HOUR_0)
-        assert [r.status for r in results] == ["success"] * 3, [r.error for r in results]
+        assert [r.status for r in results] == ["success"] * len(PIPELINES), [r.error for r in results]
     assert_expected_facts(warehouse_facts(poisoned.warehouse_url))
     assert fetch_rejects(poisoned.warehouse_url) == expected_rejects()
 
@@ -155,10 +156,8 @@ def test_a_window_of_poison_only_quarantines_and_writes_nothing(dbs):
     insert(dbs.source_url, "answers", [{"answer_id": 1, "session_id": 9, "question_id": 1, "selected_option": 1,
                                         "answered_at": "infinity", "time_spent_ms": None, "updated_at": at(5)}])
     results = run_pandas_window(dbs.source_url, dbs.warehouse_url, HOUR_0)
-    assert [r.status for r in results] == ["success"] * 3, [r.error for r in results]
-    assert fetch_rejects(dbs.warehouse_url) == [
-        (p, "answers", "1", "orphan_session")
-        for p in ("question_interaction_fact", "test_funnel_fact", "test_summary_fact")]
+    assert [r.status for r in results] == ["success"] * len(PIPELINES), [r.error for r in results]
+    assert fetch_rejects(dbs.warehouse_url) == sorted((p, "answers", "1", "orphan_session") for p in PIPELINES)
     assert all(rows == [] for rows in warehouse_facts(dbs.warehouse_url).values())
 
 
@@ -170,9 +169,26 @@ HAVE_JAVA = bool(shutil.which("java") or os.environ.get("JAVA_HOME"))
 def test_spark_quarantines_every_poison_value_like_pandas_and_the_reference(poisoned, tmp_path: Path):
     base = load_settings("dev", environ={"MCQ_EMBEDDED_POSTGRES": "true"})
     settings = dataclasses.replace(base, spark_master="local[2]", state_dir=tmp_path / "state", jdbc_jar=None)
-    results = run_window("spark", settings, poisoned.source_url, poisoned.warehouse_url, HOUR_0)
-    assert [r.status for r in results] == ["success"] * 3, [r.error for r in results]
+    from mcq_analytics.spark.facts import FACT_BUILDERS  # the facts the Spark engine defines (needs pyspark)
+
+    pipelines = list(FACT_BUILDERS)
+    results = run_window("spark", settings, poisoned.source_url, poisoned.warehouse_url, HOUR_0, pipelines)
+    assert [r.status for r in results] == ["success"] * len(pipelines), [r.error for r in results]
     assert {r.engine for r in results} == {"spark"}
     assert_expected_facts(warehouse_facts(poisoned.warehouse_url))
-    assert fetch_rejects(poisoned.warehouse_url) == expected_rejects()
+    assert fetch_rejects(poisoned.warehouse_url) == expected_rejects(pipelines)
 
+
+
+def test_item_facts_leave_unusable_questions_out_and_equal_the_reference(poisoned):
+    """The item facts score an attempt on its test's usable questions only: 11 and 15 (12, 13, 14, 16 are
+    invalid_question); the Pandas engine and the reference give the same rows."""
+    results = run_pandas_window(poisoned.source_url, poisoned.warehouse_url, HOUR_0)
+    assert [r.status for r in results] == ["success"] * len(PIPELINES), [r.error for r in results]
+    run_reference(poisoned.source_url, None, None)
+    reference = fetch_reference(poisoned.source_url)
+    for name in ("item_statistics_fact", "option_choice_fact"):
+        pandas_rows = fetch_fact(poisoned.warehouse_url, name)
+        assert sorted({row[2] for row in pandas_rows}) == [11, 15], pandas_rows  # (test, hour, question, …)
+        assert_rows_equal(pandas_rows, [tuple(float(v) if type(v).__name__ == "Decimal" else v for v in row)
+                                        for row in reference[name]])

@@ -55,6 +55,12 @@ def _bad_time(us: pd.Series) -> np.ndarray:
     return (values < EVENT_TIME_MIN_US) | (values >= EVENT_TIME_END_US)
 
 
+def _unusable_question(points: np.ndarray, correct: np.ndarray, option_count: np.ndarray) -> np.ndarray:
+    """Questions that cannot be scored (``invalid_question``): points NaN, infinite or negative, or the key
+    outside the options. NaN compares false with everything in numpy, so it is tested by name."""
+    return ~np.isfinite(points) | (points < 0) | (correct < 1) | (correct > option_count)
+
+
 def validate(src: SourceFrames) -> Validated:
     """Apply the rules of contract section 2 in their order; each row gets at most its first reason."""
     found: list[pd.DataFrame] = []
@@ -85,8 +91,7 @@ def validate(src: SourceFrames) -> Validated:
         ("invalid_timestamp", _bad_time(answers["answered_us"])),
         ("orphan_question", ~has_question),
         ("question_not_in_test", question_test_id != test_id),
-        # NaN compares false with everything in numpy: tested explicitly (PostgreSQL orders it above all).
-        ("invalid_question", ~np.isfinite(points) | (points < 0) | (correct < 1) | (correct > option_count)),
+        ("invalid_question", _unusable_question(points, correct, option_count)),
         ("option_out_of_range", ~np.isnan(selected) & ((selected < 1) | (selected > option_count))),
     ]
     keep = _apply_rules(answers, "answers", "answer_id", rules, found)
@@ -274,6 +279,10 @@ def item_scores(outcomes: pd.DataFrame, finals: pd.DataFrame, questions: pd.Data
     option, 0 when there is none (never answered, or cleared). Rows come sorted by (test, hour, question) and
     ``group`` numbers those groups, so both item facts aggregate without another sort or hash."""
     scored = outcomes.loc[outcomes["has_submission"], ["session_id", "test_id", "hour_start_us"]]
+    # An unusable question (invalid_question, contract section 2) is not scored: its points have no value.
+    questions = questions.loc[~_unusable_question(questions["points"].to_numpy().astype("float64"),
+                                                  questions["correct_option"].to_numpy(),
+                                                  questions["option_count"].to_numpy())]
     grid = scored.merge(questions[["question_id", "test_id", "option_count", "correct_option", "points"]],
                         on="test_id", how="inner")
     grid = grid.iloc[np.lexsort([grid[c].to_numpy() for c in reversed(ITEM_KEYS)])].reset_index(drop=True)

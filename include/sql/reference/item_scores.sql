@@ -21,5 +21,8 @@ SELECT per_question.*, sum(per_question.x) OVER (PARTITION BY per_question.sessi
           JOIN questions AS q ON q.test_id = c.test_id
           LEFT JOIN {schema}.question_interaction_fact AS f
             ON f.session_id = c.session_id AND f.question_id = q.question_id
-         WHERE c.submitted) AS per_question;
+         WHERE c.submitted
+           -- an unusable question (invalid_question, contract section 2) is not scored
+           AND NOT (q.points = 'NaN' OR abs(q.points::float8) = 'Infinity' OR q.points < 0
+                    OR q.correct_option < 1 OR q.correct_option > q.option_count)) AS per_question;
 ANALYZE ref_item_scores;
