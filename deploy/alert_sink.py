@@ -25,7 +25,7 @@ def emit(record: dict) -> None:
 
 
 class MailHandler:
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's hook name)
+    async def handle_DATA(self, server, session, envelope) -> str:
         message = message_from_bytes(envelope.content, policy=policy.default)
         body = message.get_body(preferencelist=("plain", "html"))
         emit({
@@ -39,7 +39,7 @@ class MailHandler:
 
 
 class WebhookHandler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         try:
             payload = json.loads(raw)
@@ -48,7 +48,7 @@ class WebhookHandler(BaseHTTPRequestHandler):
         emit({"channel": "webhook", "path": self.path, "payload": payload})
         self._reply(200, b"ok")
 
-    def do_GET(self) -> None:  # noqa: N802  (health check)
+    def do_GET(self) -> None:
         self._reply(200, b"ok")
 
     def _reply(self, status: int, body: bytes) -> None:
@@ -58,7 +58,7 @@ class WebhookHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002  (quiet: emit() logs the alerts)
+    def log_message(self, format: str, *args) -> None:
         pass
 
 

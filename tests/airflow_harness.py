@@ -9,6 +9,7 @@ whatever the rest of the test session imported. One metadata database is migrate
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -216,20 +217,14 @@ def stop_components(components: list[Component], grace: float = 30) -> None:
 
     for comp in components:
         if comp.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(comp.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
     deadline = time.monotonic() + grace
     for comp in components:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             comp.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            pass
-        try:  # the group may outlive its leader (task runners, gunicorn/uvicorn workers)
+        with contextlib.suppress(ProcessLookupError):  # the group may outlive its leader (task runners, workers)
             os.killpg(comp.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         comp.proc.wait(timeout=10)
 
 

@@ -9,6 +9,7 @@ peak memory its processes used (sampled RSS of the master, workers, executors an
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -148,7 +149,7 @@ class SparkCluster:
         return {app["id"]: app["cores"] // WORKER_CORES for app in self.status().get("activeapps", [])}
 
     def status(self) -> dict:
-        with urllib.request.urlopen(f"{self.web_url}/json/", timeout=10) as response:  # noqa: S310 (loopback)
+        with urllib.request.urlopen(f"{self.web_url}/json/", timeout=10) as response:
             return json.load(response)
 
     def alive_workers(self) -> int:
@@ -163,20 +164,14 @@ class SparkCluster:
 
     def stop(self) -> None:
         for proc in self.processes:  # each daemon leads its own process group, its executors included
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + 30
         for proc in self.processes:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)  # stragglers (executors) of the group
-            except ProcessLookupError:
-                pass
             proc.wait()
 
 

@@ -57,7 +57,7 @@ def webhook():
     hook = Webhook(url="")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             hook.posts.append({"path": self.path, "raw": body.decode(), "json": json.loads(body)})
             payload = b"ok" if hook.status == 200 else b"internal_error"
@@ -90,7 +90,7 @@ class Mailbox:
     port: int
     mails: list[dict] = field(default_factory=list)
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+    async def handle_DATA(self, server, session, envelope):
         message = message_from_bytes(envelope.content, policy=policy.default)
         body = message.get_body(preferencelist=("html", "plain"))
         self.mails.append({"from": envelope.mail_from, "to": envelope.rcpt_tos, "subject": message["subject"],

@@ -464,7 +464,7 @@ def test_airflow_common_environment_is_airflow3_local_executor(compose, rendered
 def test_project_settings_reach_airflow_and_the_loader(compose, rendered):
     for name in AIRFLOW_SERVICES | {"mcq-demo-data"}:
         env = environment(compose["services"][name])
-        assert MCQ_SETTINGS <= env.keys(), f"{name} lacks {sorted(MCQ_SETTINGS - env.keys())}"
+        assert env.keys() >= MCQ_SETTINGS, f"{name} lacks {sorted(MCQ_SETTINGS - env.keys())}"
     env = environment(rendered["services"]["airflow-scheduler"])
     assert env["MCQ_ENV"] == "docker"
     assert env["MCQ_ENGINE"] in ("pandas", "spark", "auto")

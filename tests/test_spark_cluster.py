@@ -8,6 +8,7 @@ Slow (minutes): ``-m 'not spark_cluster'`` skips them; CI runs them.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import random
@@ -114,10 +115,8 @@ class ExecutorWatch:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
+            with contextlib.suppress(OSError):
                 self.samples.append((time.monotonic(), self.cluster.executors()))
-            except OSError:
-                pass
             self._stop.wait(self.interval)
 
     def __enter__(self) -> ExecutorWatch:

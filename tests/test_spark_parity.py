@@ -99,7 +99,7 @@ def test_scope_predicates_select_exactly_the_scope_in_balanced_partitions(pg_ser
     with psycopg.connect(pg_server.admin_url) as conn:
         for predicate in predicates:
             picked.append([r[0] for r in conn.execute(
-                f"SELECT g FROM unnest(%s::bigint[]) g WHERE {predicate} ORDER BY g",  # noqa: S608
+                f"SELECT g FROM unnest(%s::bigint[]) g WHERE {predicate} ORDER BY g",
                 (list(range(0, 5_500)) + [9_999_999_999, 10_000_000_000],)).fetchall()])
         assert conn.execute("SELECT count(*) FROM generate_series(1, 3) session_id WHERE "
                             + jdbc.scope_predicates([], 3)[0]).fetchone()[0] == 0

@@ -38,7 +38,7 @@ def _spark_unavailable() -> str | None:
         return "pyspark is not installed"
     try:
         import mcq_analytics.spark.submit  # noqa: F401
-    except Exception as exc:  # noqa: BLE001 - any import failure means: not available
+    except Exception as exc:
         return f"mcq_analytics.spark.submit does not import: {type(exc).__name__}: {exc}"
     return None
 

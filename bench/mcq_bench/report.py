@@ -78,7 +78,7 @@ def machine_info(source_url: str) -> dict[str, Any]:
     for module in ("pandas", "pyarrow", "pyspark"):
         try:
             info[module] = __import__(module).__version__
-        except Exception:  # noqa: BLE001 - optional
+        except Exception:
             info[module] = None
     return info
 

@@ -170,10 +170,8 @@ def master_of(conn_type: str | None, host: str | None, port: int | None) -> str:
     """The Spark master a ``spark`` connection names, resolved as ``SparkSubmitHook`` does: a ``spark``
     connection whose host holds a whole master URL (``local[2]``, ``k8s://https://…``, or no port) is that
     URL; otherwise ``<conn_type>://<host>``; then ``:<port>`` when the connection has one."""
-    if conn_type == "spark" and host and ("://" in host or not port):
-        master = host
-    else:
-        master = f"{conn_type}://{host or ''}"
+    whole_url = conn_type == "spark" and host and ("://" in host or not port)
+    master = host if whole_url else f"{conn_type}://{host or ''}"
     return f"{master}:{port}" if port else master
 
 
