@@ -30,6 +30,7 @@ from mcq_analytics import alerts, metadata
 from mcq_analytics.airflow.callbacks import pipeline_of
 from mcq_analytics.alerts import ALERT, RECOVERY, REMINDER, decide, notify_after_run, redact
 from mcq_analytics.config import load_settings
+from mcq_analytics.facts import FACT_NAMES
 from mcq_analytics.pipeline import run_pandas_window
 from mcq_analytics.windows import Window
 
@@ -604,4 +605,4 @@ def test_the_batch_dag_alerts_once_after_two_failed_runs_and_recovers(dbs, pg_se
     assert "recovered (dev)" in webhook.posts[1]["json"]["text"]
     assert mailbox.mails[1]["subject"] == "[MCQ dev] RECOVERED test_funnel_fact after 2 consecutive failures"
     assert {m["pipeline_name"]: m["alerted_failures"] for m in metadata.read_metadata(dbs.warehouse_url)} == {
-        "question_interaction_fact": None, "test_summary_fact": None, "test_funnel_fact": None}
+        name: None for name in FACT_NAMES}
