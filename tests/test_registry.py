@@ -49,17 +49,11 @@ def missing_definitions(facts: Sequence[Fact], sql_dir: Path = SQL_DIR) -> dict[
     return missing
 
 
-#: Known, listed gap: the item-analysis facts (issue 14) have no Spark definition yet. The lead removes an entry
-#: when spark_facts.FACT_BUILDERS gains it; until then these are the ONLY gaps tolerated, and only on Spark.
-SPARK_PENDING = {"item_statistics_fact", "option_choice_fact"}
-
-
 def test_every_registered_fact_is_defined_by_every_engine() -> None:
-    pending = ["Spark: spark_facts.FACT_BUILDERS"]
-    assert missing_definitions(REGISTRY) == {f.name: pending if f.name in SPARK_PENDING else [] for f in REGISTRY}
+    assert missing_definitions(REGISTRY) == {f.name: [] for f in REGISTRY}
     # ... and no engine defines a fact the registry does not declare.
     assert set(transform.FACT_BUILDERS) == set(registry.FACT_NAMES)
-    assert set(_spark_builders()) == set(registry.FACT_NAMES) - SPARK_PENDING
+    assert set(_spark_builders()) == set(registry.FACT_NAMES)
 
 
 def test_a_new_registry_entry_shows_what_is_missing() -> None:
@@ -76,7 +70,7 @@ def test_a_new_registry_entry_shows_what_is_missing() -> None:
         "check SQL: include/sql/checks/throwaway_fact.sql",
         "report SQL: include/sql/report/throwaway_fact.sql",
     ]
-    assert all(not gaps for name, gaps in missing.items() if name != "throwaway_fact" and name not in SPARK_PENDING)
+    assert all(not gaps for name, gaps in missing.items() if name != "throwaway_fact")
 
 
 def test_derived_layouts() -> None:

@@ -253,6 +253,81 @@ def test_funnels(outcomes: DataFrame) -> DataFrame:
     )
 
 
+#: Exact integer type of the item-analysis sums: a long (x, X) cast to decimal(19,0) multiplies into
+#: decimal(38,0) without loss, and sums of those stay decimal(38,0) (transform's int64/Python integers).
+_EXACT = "decimal(38,0)"
+ITEM_KEYS = ("test_id", "hour_start_us", "question_id")
+
+
+def item_scores(outcomes: DataFrame, finals: DataFrame, questions: DataFrame) -> DataFrame:
+    """One row per (scored attempt, current question of its test) — contract section 6, as
+    ``transform.item_scores``: a scored attempt is a valid session with a valid submission, scored on every
+    question of its test, answered or not. ``x`` = the question's points in integer hundredths when the final
+    answer is correct under the current key, else 0; ``m`` = the points in hundredths; ``total`` = X, the
+    attempt's Σx; ``option`` = the final option, 0 when there is none (never answered, or cleared)."""
+    scored = outcomes.where(F.col("has_submission")).select("session_id", "test_id", "hour_start_us")
+    grid = scored.join(questions.select("question_id", "test_id", "option_count", "correct_option", "points"),
+                       "test_id", "inner")
+    grid = grid.join(finals.select("session_id", "question_id", "final_option"),
+                     ["session_id", "question_id"], "left")
+    answered = F.col("final_option").isNotNull()
+    is_correct = answered & (F.col("final_option") == F.col("correct_option"))
+    m = cents(F.col("points")).cast("long")
+    grid = grid.select(
+        "session_id", *ITEM_KEYS, "option_count", "correct_option",
+        answered.alias("answered"), is_correct.alias("is_correct"), m.alias("m"),
+        F.when(is_correct, m).otherwise(F.lit(0).cast("long")).alias("x"),
+        F.coalesce(F.col("final_option").cast("long"), F.lit(0).cast("long")).alias("option"))
+    totals = grid.groupBy("session_id").agg(F.sum("x").alias("total"))
+    return grid.join(totals, "session_id", "inner")
+
+
+def _product(a: str, b: str) -> Column:
+    """``a × b`` of two longs, exactly (decimal(19,0) × decimal(19,0) fits decimal(38,0))."""
+    return F.col(a).cast("decimal(19,0)") * F.col(b).cast("decimal(19,0)")
+
+
+def item_statistics(scores: DataFrame) -> DataFrame:
+    """item_statistics_fact: per (test, cohort hour, question), the exact integer sums of contract section 6
+    (``transform.item_statistics``)."""
+    return scores.groupBy(*ITEM_KEYS).agg(
+        F.count(F.lit(1)).alias("attempts"),
+        _count_if(F.col("answered")).alias("answered"),
+        _count_if(F.col("is_correct")).alias("correct"),
+        F.max("m").alias("max_points_cents"),
+        F.sum("x").alias("sum_score"),
+        F.sum(_product("x", "x")).cast(_EXACT).alias("sum_score_sq"),
+        F.sum("total").alias("sum_total"),
+        F.sum(_product("total", "total")).cast(_EXACT).alias("sum_total_sq"),
+        F.sum(_product("x", "total")).cast(_EXACT).alias("sum_score_total"),
+    )
+
+
+def option_choices(scores: DataFrame) -> DataFrame:
+    """option_choice_fact: per (test, cohort hour, question) every option 0..option_count — 0 = no final
+    answer — with its choosers' count and exact ΣX, ΣX²; options nobody chose have zeros
+    (``transform.option_choices``)."""
+    questions = scores.groupBy(*ITEM_KEYS).agg(
+        F.count(F.lit(1)).alias("attempts"), F.max("option_count").alias("option_count"),
+        F.max("correct_option").alias("correct_option"))
+    options = questions.select(
+        *ITEM_KEYS, "attempts", "correct_option",
+        F.explode(F.sequence(F.lit(0).cast("long"), F.col("option_count").cast("long"))).alias("option"))
+    chosen = scores.groupBy(*ITEM_KEYS, "option").agg(
+        F.count(F.lit(1)).alias("chosen"),
+        F.sum("total").alias("sum_total"),
+        F.sum(_product("total", "total")).cast(_EXACT).alias("sum_total_sq"))
+    out = options.join(chosen, [*ITEM_KEYS, "option"], "left")
+    return out.select(
+        *ITEM_KEYS, "option",
+        (F.col("option") == F.col("correct_option")).alias("is_key"),
+        "attempts",
+        F.coalesce(F.col("chosen"), F.lit(0).cast("long")).alias("chosen"),
+        F.coalesce(F.col("sum_total"), F.lit(0).cast("long")).alias("sum_total"),
+        F.coalesce(F.col("sum_total_sq"), F.lit(0).cast(_EXACT)).alias("sum_total_sq"),
+    )
+
+
 class WindowFacts:
     """The facts of one scope, sharing what the pipelines have in common (``transform.WindowFacts``):
     validation, the final answers and the session outcomes are defined once and cached on first use."""
@@ -262,6 +337,7 @@ class WindowFacts:
         self._valid: SparkValidated | None = None
         self._finals: DataFrame | None = None
         self._outcomes: DataFrame | None = None
+        self._item_scores: DataFrame | None = None
 
     @property
     def valid(self) -> SparkValidated:
@@ -282,6 +358,13 @@ class WindowFacts:
             self._outcomes = session_outcomes(self.valid, self.finals).cache()
         return self._outcomes
 
+    @property
+    def item_scores(self) -> DataFrame:
+        """The scored attempts × questions both item facts aggregate (``transform.WindowFacts.item_scores``)."""
+        if self._item_scores is None:
+            self._item_scores = item_scores(self.outcomes, self.finals, self.src.questions).cache()
+        return self._item_scores
+
     def rejects(self, pipelines: list[str] | tuple[str, ...]) -> DataFrame:
         """The rejects of the source tables ``pipelines`` read (each pipeline quarantines its own tables)."""
         tables = sorted({t for p in pipelines for t in fact(p).sources})
@@ -299,6 +382,8 @@ FACT_BUILDERS: dict[str, Callable[[WindowFacts], DataFrame]] = {
     "question_interaction_fact": lambda w: question_interactions(w.finals, w.src.affected),
     "test_summary_fact": lambda w: test_summaries(w.outcomes),
     "test_funnel_fact": lambda w: test_funnels(w.outcomes),
+    "item_statistics_fact": lambda w: item_statistics(w.item_scores),
+    "option_choice_fact": lambda w: option_choices(w.item_scores),
 }
 
 

@@ -66,7 +66,9 @@ STAGING_MAX_AGE_HOURS = 24
 JDBC_SCOPE = ""
 SNAPSHOT_ID = re.compile(r"^[0-9A-Fa-f-]+$")
 SPARK_TYPES = {"bigint": "long", "integer": "int", "smallint": "short", "boolean": "boolean",
-               "double precision": "double", "text": "string"}
+               "double precision": "double", "text": "string",
+               # exact columns (item-analysis sums of squares/products): integers, never through a double
+               "numeric": "decimal(38,0)"}
 
 
 @dataclass
