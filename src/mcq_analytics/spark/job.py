@@ -366,8 +366,8 @@ def build_window(spark, source_url: str, warehouse_url: str, window: Window, out
         keys = {"question_interaction_fact": pd.DataFrame({"session_id": pd.Series(affected, dtype="int64")})}
         if with_buckets:
             buckets = [tuple(r) for r in spark_facts.delete_keys(src, "test_summary_fact").collect()]
-            keys["test_summary_fact"] = keys["test_funnel_fact"] = pd.DataFrame.from_records(
-                buckets, columns=["test_id", "hour_start_us"]).astype("int64")
+            bucket_keys = pd.DataFrame.from_records(buckets, columns=["test_id", "hour_start_us"]).astype("int64")
+            keys.update({p: bucket_keys for p in pipelines if fact(p).delete_keys == "buckets"})
         step("keys")
         rejects = facts.rejects(pipelines)
         rejects_table = staging_name(job_tag, "rejects")
