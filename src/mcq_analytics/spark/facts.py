@@ -266,6 +266,10 @@ def item_scores(outcomes: DataFrame, finals: DataFrame, questions: DataFrame) ->
     answer is correct under the current key, else 0; ``m`` = the points in hundredths; ``total`` = X, the
     attempt's Σx; ``option`` = the final option, 0 when there is none (never answered, or cleared)."""
     scored = outcomes.where(F.col("has_submission")).select("session_id", "test_id", "hour_start_us")
+    # An unusable question (invalid_question, contract section 2) is not scored: its points have no value.
+    unusable = (_bad_number(F.col("points")) | (F.col("points") < 0) | (F.col("correct_option") < 1)
+                | (F.col("correct_option") > F.col("option_count")))
+    questions = questions.where(~F.coalesce(unusable, F.lit(True)))
     grid = scored.join(questions.select("question_id", "test_id", "option_count", "correct_option", "points"),
                        "test_id", "inner")
     grid = grid.join(finals.select("session_id", "question_id", "final_option"),
