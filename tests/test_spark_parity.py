@@ -38,6 +38,7 @@ from test_convergence import facts_close
 
 from mcq_analytics.config import ConfigError, load_settings
 from mcq_analytics.engines import run_window
+from mcq_analytics.facts import REGISTRY
 from mcq_analytics.generator import GeneratorConfig, generate
 from mcq_analytics.load import lock_key
 from mcq_analytics.metadata import read_metadata
@@ -235,9 +236,10 @@ def test_spark_gives_every_expected_row_and_reject_of_the_hand_built_case(dbs, p
     assert_rows_equal(fetch_fact(dbs.warehouse_url, "question_interaction_fact"), EXPECTED_QIF)
     assert_rows_equal(fetch_fact(dbs.warehouse_url, "test_summary_fact"), EXPECTED_SUMMARY)
     assert_rows_equal(fetch_fact(dbs.warehouse_url, "test_funnel_fact"), EXPECTED_FUNNEL)
-    expected = [("question_interaction_fact", *r) for r in SESSION_AND_ANSWER_REJECTS]
-    for pipeline in ("test_funnel_fact", "test_summary_fact"):
-        expected += [(pipeline, *r) for r in SESSION_AND_ANSWER_REJECTS + SUBMISSION_REJECTS]
+    expected = []  # each fact quarantines the rejects of the source tables it reads
+    for f in REGISTRY:
+        rows = [*SESSION_AND_ANSWER_REJECTS, *(SUBMISSION_REJECTS if "submissions" in f.sources else ())]
+        expected += [(f.name, *r) for r in rows]
     assert fetch_rejects(dbs.warehouse_url) == sorted(expected)
     assert {(m["status"], m["engine"], m["consecutive_failures"]) for m in meta(dbs.warehouse_url).values()} \
         == {("success", "spark", 0)}
@@ -248,6 +250,9 @@ def test_spark_gives_every_expected_row_and_reject_of_the_hand_built_case(dbs, p
     for window in (Window(at(60), at(120)), Window(at(0), at(60))):
         assert_success(run_pandas_window(dbs.source_url, pandas_wh, window))
     assert run_log(dbs.warehouse_url, "-") == run_log(pandas_wh, "-")
+    # ... and the same rows of every fact, the item facts (no expected rows above) exactly.
+    facts_close(fetch_all_facts(dbs.warehouse_url), fetch_all_facts(pandas_wh))
+    assert fetch_all_facts(dbs.warehouse_url)["option_choice_fact"], "the hand-built case scores attempts"
     pg_server.drop_database(pandas_wh.rsplit("/", 1)[1])
 
 
