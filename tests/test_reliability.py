@@ -41,6 +41,7 @@ from mcq_analytics.facts import FACT_NAMES, fact
 from mcq_analytics.generator import GeneratorConfig, generate
 from mcq_analytics.metadata import read_metadata
 from mcq_analytics.pipeline import run_pandas_window
+from mcq_analytics.reconcile import changed_hours
 from mcq_analytics.redaction import RedactingFormatter, install_log_redaction
 from mcq_analytics.reference import run_reference
 from mcq_analytics.schema import ANALYTICS_DDL, apply_ddl
@@ -471,6 +472,36 @@ def test_a_spark_window_on_a_fresh_warehouse_moves_the_watermark_and_records_fin
     with psycopg.connect(live.warehouse_url) as conn:
         recorded = set(conn.execute("SELECT pipeline_name, hour_start FROM analytics.etl_source_hours").fetchall())
     assert recorded == {(name, hour(0)) for name in FACT_NAMES}
+
+
+
+@pytest.mark.spark
+def test_a_spark_window_looks_back_for_a_session_that_appeared_in_a_processed_hour(live, tmp_path):
+    """Defect 1 through the Spark engine: an answer quarantined as ``orphan_session`` in hour 04 whose session
+    then appears with started_at/updated_at in 04 (already processed) reaches the facts through the next
+    Spark window's look-back (``--scan-start``), whose own bookkeeping window stays [05, 06)."""
+    process(live, 0, 4)
+    with psycopg.connect(live.source_url) as conn:
+        test_id, student_id, question_id = conn.execute(
+            "SELECT s.test_id, min(s.student_id), min(q.question_id) FROM sessions s JOIN tests USING (test_id)"
+            " JOIN questions q ON q.test_id = s.test_id GROUP BY s.test_id ORDER BY s.test_id LIMIT 1").fetchone()
+    insert(live.source_url, "answers", [answer_row(940000001, ORPHAN_SESSION, question_id, hour(4, 10))])
+    process(live, 4, 5)  # the answer is quarantined: its session does not exist yet
+    insert(live.source_url, "sessions", [{"session_id": ORPHAN_SESSION, "test_id": test_id, "student_id": student_id,
+                                          "started_at": hour(4, 5), "updated_at": hour(4, 5)}])
+    settings = dataclasses.replace(load_settings("prod", environ={}), spark_master="local[2]", jdbc_jar=None,
+                                   state_dir=tmp_path / "state")
+    assert settings.lookback == timedelta(hours=1)
+
+    results = run_window("spark", settings, live.source_url, live.warehouse_url, Window(hour(5), hour(6)))
+
+    assert [(r.pipeline, r.status) for r in results] == [(name, "success") for name in FACT_NAMES], \
+        [r.error for r in results]
+    assert (ORPHAN_SESSION, question_id) in fact_keys(live.warehouse_url, QIF)
+    assert_converged(live)
+    assert watermarks(live.warehouse_url) == {name: hour(6) for name in FACT_NAMES}
+    # The look-back's hour is fingerprinted again with the session in it: reconcile finds nothing to redo.
+    assert changed_hours(live.source_url, live.warehouse_url, FACT_NAMES, hour(4), hour(6)) == {}
 
 
 # --------------------------------------------------------------------------------------- 5. secrets

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import pandas as pd
 
@@ -80,17 +81,50 @@ def run_pandas_window(source_url: str, warehouse_url: str, window: Window,
     concurrent run of the same pipeline never commits an older snapshot over a newer one.
     """
     run_ids = run_ids or {p: new_run_id(p, window) for p in pipelines}
+    return guarded_run(source_url, warehouse_url, window, pipelines, run_ids, "pandas", triggered_by, progress,
+                       lock_timeout_seconds,
+                       lambda: _build_window(source_url, warehouse_url, window, pipelines, run_ids, progress, final,
+                                             lock_timeout_seconds))
+
+
+def guarded_run(source_url: str, warehouse_url: str, window: Window, pipelines: Sequence[str],
+                run_ids: dict[str, str], engine: str, triggered_by: str,
+                progress: Callable[[PipelineResult], None] | None, lock_timeout_seconds: int,
+                build: Callable[[], list[PipelineResult]]) -> list[PipelineResult]:
+    """The envelope every engine runs a window in, so their guarantees cannot drift apart: fresh pipelines get
+    their watermark (the source's first activity hour); the pipelines' run locks are held from before the
+    extract until ``build`` returns (after the last swap), or the run is ``refused``; each pipeline is
+    recorded ``running`` and its killed runs' rows closed as ``abandoned`` (safe: the lock is ours). ``build``
+    takes the source fingerprints (:class:`SourceHours`), builds, and records each pipeline's result."""
     metadata.ensure_watermarks(source_url, warehouse_url, pipelines, window)
     with ExitStack() as held:
         try:
             held.enter_context(pipeline_run_locks(warehouse_url, pipelines, lock_timeout_seconds))
         except PipelineBusy as exc:
-            return refused(warehouse_url, window, pipelines, run_ids, "pandas", triggered_by, str(exc), progress)
+            return refused(warehouse_url, window, pipelines, run_ids, engine, triggered_by, str(exc), progress)
         for pipeline in pipelines:
-            metadata.begin_run(warehouse_url, pipeline, window, "pandas", run_ids[pipeline], triggered_by)
+            metadata.begin_run(warehouse_url, pipeline, window, engine, run_ids[pipeline], triggered_by)
             metadata.abandon_orphaned_runs(warehouse_url, pipeline, run_ids[pipeline])
-        return _build_window(source_url, warehouse_url, window, pipelines, run_ids, progress, final,
-                             lock_timeout_seconds)
+        return build()
+
+
+@dataclass
+class SourceHours:
+    """The fingerprints of the source hours a window's change scan fully covers, taken *before* the extract
+    (a row committing in between only costs one more reconcile pass) and stored per pipeline after its
+    success, so ``reconcile`` knows what each pipeline saw."""
+
+    hours: tuple[datetime, datetime] | None
+    prints: dict[datetime, reconcile.HourPrint]
+
+    @classmethod
+    def take(cls, source_url: str, window: Window) -> SourceHours:
+        hours = reconcile.covered_hours(window)
+        return cls(hours, reconcile.fingerprint_hours(source_url, *hours) if hours else {})
+
+    def record(self, warehouse_url: str, pipeline: str) -> None:
+        if self.hours:
+            reconcile.record(warehouse_url, pipeline, self.hours, self.prints)
 
 
 def refused(warehouse_url: str, window: Window, pipelines: Sequence[str], run_ids: dict[str, str], engine: str,
@@ -115,11 +149,9 @@ def _build_window(source_url: str, warehouse_url: str, window: Window, pipelines
     src: SourceFrames | None = None
     shared: WindowFacts | None = None
     extract_error: str | None = None
-    hours = reconcile.covered_hours(window)
-    prints: dict = {}
+    seen: SourceHours | None = None
     try:
-        if hours:  # before the extract: a row committing in between only costs one more reconcile pass
-            prints = reconcile.fingerprint_hours(source_url, *hours)
+        seen = SourceHours.take(source_url, window)  # before the extract
         with_buckets = any(fact(p).delete_keys == "buckets" for p in pipelines)
         src = extract_window(source_url, window, with_buckets=with_buckets)
         shared = WindowFacts(src)
@@ -137,8 +169,8 @@ def _build_window(source_url: str, warehouse_url: str, window: Window, pipelines
             result.rows_written, result.rows_rejected = build_and_load(
                 pipeline, src, warehouse_url, window, run_ids[pipeline], shared, lock_timeout_seconds
             )
-            if hours:
-                reconcile.record(warehouse_url, pipeline, hours, prints)
+            if seen is not None:
+                seen.record(warehouse_url, pipeline)
             result.status = "success"
         except Exception as exc:
             result.error = str(exc) if src is None else redact(f"{type(exc).__name__}: {exc}")

@@ -4,14 +4,15 @@
     MCQ_SOURCE_URL=postgresql://… MCQ_WAREHOUSE_URL=postgresql://… \\
     spark-submit --jars /usr/share/java/postgresql.jar --py-files mcq_analytics-<hash>.zip \\
         include/spark_jobs/build_fact.py --pipeline all \\
-        --window-start 2024-06-01T10:00Z --window-end 2024-06-01T11:00Z \\
-        [--run-id ID | --run-id PIPELINE=ID ...] [--manage-metadata] [--result-file PATH]
+        --window-start 2024-06-01T10:00Z --window-end 2024-06-01T11:00Z [--scan-start 2024-06-01T09:00Z] \\
+        [--lock-timeout 600] [--run-id ID | --run-id PIPELINE=ID ...] [--manage-metadata] [--result-file PATH]
 
 The driver (client deploy mode: it needs psycopg; its SQL comes inside the package zip):
 
 1. opens one REPEATABLE READ transaction on the source and exports its snapshot; computes the scope there
-   with ``include/sql/extract/affected_sessions.sql`` (+ ``bucket_sessions.sql`` for the test-level facts),
-   and reads the small ``tests``/``questions`` extracts with their own SQL;
+   with ``include/sql/extract/affected_sessions.sql`` from ``--scan-start`` (the look-back), plus
+   ``bucket_sessions.sql`` for the test-level facts, and reads the small ``tests``/``questions`` extracts
+   with their own SQL;
 2. reads sessions, answers and submissions of the scope over JDBC in parallel, one partition per balanced
    chunk of scope ids, every partition importing the exported snapshot (``sessionInitStatement``), so all
    reads see one consistent state of the source, like the Pandas engine's single transaction;
@@ -22,7 +23,9 @@ The driver (client deploy mode: it needs psycopg; its SQL comes inside the packa
 5. drops its staging tables (and any left over by killed jobs more than a day ago).
 
 Metadata: under ``run_etl.py`` (``engines.run_window``) and the Airflow operator the caller records
-``begin_run``/``finish_run``; run by hand, pass ``--manage-metadata`` and the job records them itself.
+``begin_run``/``finish_run`` (``run_spark_window`` also holds the run locks and records the source
+fingerprints, ``pipeline.guarded_run``); run by hand, pass ``--manage-metadata`` and the job records them
+itself (with ``ensure_watermarks``, but no run lock and no fingerprints: ``reconcile`` rechecks those hours).
 Exit code 0 when every pipeline succeeded, 1 when one failed, 2 on bad arguments.
 """
 
@@ -37,7 +40,7 @@ import re
 import sys
 import time
 from contextlib import suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import reduce
 from pathlib import Path
 
@@ -48,7 +51,14 @@ from pyspark.sql import functions as F
 
 from mcq_analytics import metadata
 from mcq_analytics.facts import fact
-from mcq_analytics.load import KEY_COLUMNS, REJECT_COLUMNS, STAGE_COLUMNS, copy_frame, swap_in
+from mcq_analytics.load import (
+    DEFAULT_LOCK_TIMEOUT_SECONDS,
+    KEY_COLUMNS,
+    REJECT_COLUMNS,
+    STAGE_COLUMNS,
+    copy_frame,
+    swap_in,
+)
 from mcq_analytics.paths import read_extract, read_sql
 from mcq_analytics.pipeline import PIPELINES, new_run_id
 from mcq_analytics.redaction import redact, url_secrets
@@ -90,6 +100,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"a fact table ({', '.join(PIPELINES)}) or 'all'; repeatable")
     parser.add_argument("--window-start", required=True, help="window start, ISO 8601 (UTC if no zone)")
     parser.add_argument("--window-end", required=True, help="window end (exclusive)")
+    parser.add_argument("--scan-start", help="where the change scan starts (the look-back; default: the window "
+                                             "start); the bookkeeping window stays [start, end)")
+    parser.add_argument("--lock-timeout", type=int, default=DEFAULT_LOCK_TIMEOUT_SECONDS,
+                        help="seconds a swap waits for a lock before failing (MCQ_LOCK_TIMEOUT_SECONDS)")
     parser.add_argument("--run-id", action="append", default=[],
                         help="run id (one pipeline) or PIPELINE=RUN_ID (repeatable); default: generated")
     parser.add_argument("--manage-metadata", action="store_true",
@@ -165,8 +179,9 @@ class SourceSnapshot:
 
 def compute_scope(snap: SourceSnapshot, window: Window, with_buckets: bool) -> tuple[list[int], list[int]]:
     """(affected session ids, scope session ids): the Pandas engine's ``etl_affected``/``etl_scope`` as CTEs
-    (no temp tables: the source may be a read-only replica)."""
-    params = {"window_start": window.start, "window_end": window.end}
+    (no temp tables: the source may be a read-only replica). The change scan starts at ``window.scan_start``
+    (the look-back), like the Pandas extract's."""
+    params = {"window_start": window.scan_start, "window_end": window.end}
     affected_sql = read_sql("extract/affected_sessions.sql").strip()
     affected = sorted(r[0] for r in snap.query(affected_sql, params))
     if not with_buckets:
@@ -285,7 +300,8 @@ class Staged:
     keys: pd.DataFrame
 
 
-def swap(warehouse_url: str, pipeline: str, window: Window, outcome: Outcome, staged: Staged) -> None:
+def swap(warehouse_url: str, pipeline: str, window: Window, outcome: Outcome, staged: Staged,
+         lock_timeout_seconds: int = DEFAULT_LOCK_TIMEOUT_SECONDS) -> None:
     """One transaction: the keys into a temp table, the locked swap of ``load.swap_in``, and the run's
     counts in its run-log row — all or nothing."""
     tables = fact(pipeline).sources
@@ -303,7 +319,8 @@ def swap(warehouse_url: str, pipeline: str, window: Window, outcome: Outcome, st
             rejects, _ident(staged.rejects), sql.SQL(", ").join(map(sql.Literal, tables))))
         cur.execute(sql.SQL("SELECT count(*) FROM {}").format(rejects))
         rejected = cur.fetchone()[0]
-        written = swap_in(cur, pipeline, window, outcome.run_id, _ident(staged.facts), keys, rejects)
+        written = swap_in(cur, pipeline, window, outcome.run_id, _ident(staged.facts), keys, rejects,
+                          lock_timeout_seconds)
         cur.execute(sql.SQL("DROP VIEW {}").format(rejects))
         cur.execute("UPDATE analytics.etl_run_log SET rows_read = %s, rows_written = %s, rows_rejected = %s"
                     " WHERE run_id = %s", (outcome.rows_read, written, rejected, outcome.run_id))
@@ -327,7 +344,7 @@ def start_spark(name: str):
 
 
 def build_window(spark, source_url: str, warehouse_url: str, window: Window, outcomes: dict[str, Outcome],
-                 staging: list[str]) -> None:
+                 staging: list[str], lock_timeout_seconds: int = DEFAULT_LOCK_TIMEOUT_SECONDS) -> None:
     """Read the scope, stage every pipeline's rows (a failing pipeline does not stop the others), swap.
 
     Spark actions: one materialises the cached reads, one collects the bucket keys, then one JDBC write of
@@ -396,7 +413,7 @@ def build_window(spark, source_url: str, warehouse_url: str, window: Window, out
         outcome = outcomes[pipeline]
         t1 = time.perf_counter()
         try:
-            swap(warehouse_url, pipeline, window, outcome, item)
+            swap(warehouse_url, pipeline, window, outcome, item, lock_timeout_seconds)
             outcome.status = "success"
         except Exception as exc:
             outcome.error = f"swap failed: {describe(exc)}"
@@ -427,6 +444,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         window = Window(parse_time(args.window_start), parse_time(args.window_end))
+        if args.scan_start:
+            scan_start = parse_time(args.scan_start)
+            if scan_start > window.start:
+                raise WindowError(f"--scan-start {scan_start.isoformat()} is after the window start")
+            window = replace(window, lookback=window.start - scan_start)
+        if args.lock_timeout < 1:
+            raise ValueError("--lock-timeout must be at least 1 second")
         pipelines = resolve_pipelines(args.pipeline)
     except (WindowError, ValueError) as exc:
         print(f"build_fact.py: error: {exc}", file=sys.stderr)
@@ -438,7 +462,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     run_ids = resolve_run_ids(args.run_id, pipelines, window)
     outcomes = {p: Outcome(p, run_ids[p]) for p in pipelines}
-    if args.manage_metadata:
+    if args.manage_metadata:  # run by hand: nobody else gave fresh pipelines their watermark
+        metadata.ensure_watermarks(source_url, warehouse_url, pipelines, window)
         for p in pipelines:
             metadata.begin_run(warehouse_url, p, window, "spark", run_ids[p], args.triggered_by)
     staging: list[str] = []
@@ -446,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         spark = start_spark(f"mcq-{'all' if len(pipelines) > 1 else pipelines[0]}-{window.start:%Y%m%dT%H%M}")
         drop_stale_staging(warehouse_url)
-        build_window(spark, source_url, warehouse_url, window, outcomes, staging)
+        build_window(spark, source_url, warehouse_url, window, outcomes, staging, args.lock_timeout)
     except Exception as exc:
         log.exception("%s: the job failed", window)
         for outcome in outcomes.values():

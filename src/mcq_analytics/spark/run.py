@@ -21,7 +21,7 @@ from mcq_analytics import metadata
 from mcq_analytics.config import Settings
 from mcq_analytics.engines import ProgressFn
 from mcq_analytics.paths import read_sql
-from mcq_analytics.pipeline import PIPELINES, PipelineResult, new_run_id
+from mcq_analytics.pipeline import PIPELINES, PipelineResult, SourceHours, guarded_run, new_run_id
 from mcq_analytics.redaction import redact, url_secrets
 from mcq_analytics.spark.submit import SparkEngineError, build_job, is_local
 from mcq_analytics.windows import Window
@@ -40,7 +40,8 @@ def affected_answer_rows(source_url: str, window: Window) -> int:
     """Answer rows of the window's affected sessions: index range scans plus one index lookup per session."""
     query = AUTO_COUNT_SQL.format(affected=read_sql("extract/affected_sessions.sql").strip())
     with psycopg.connect(source_url) as conn:
-        return int(conn.execute(query, {"window_start": window.start, "window_end": window.end}).fetchone()[0])
+        params = {"window_start": window.scan_start, "window_end": window.end}  # the scope the job will read
+        return int(conn.execute(query, params).fetchone()[0])
 
 
 def choose_engine(settings: Settings, source_url: str, window: Window) -> tuple[str, int | None]:
@@ -116,7 +117,11 @@ def run_spark_window(settings: Settings, source_url: str, warehouse_url: str, wi
                      pipelines: Sequence[str] = PIPELINES, triggered_by: str = "cli",
                      run_ids: dict[str, str] | None = None, progress: ProgressFn | None = None,
                      expected_rows: int | None = None, final: bool = True) -> list[PipelineResult]:
-    """Build ``pipelines`` for ``window`` with one ``spark-submit``; the same bookkeeping as the Pandas engine.
+    """Build ``pipelines`` for ``window`` with one ``spark-submit``; the same bookkeeping and guarantees as the
+    Pandas engine (``pipeline.guarded_run``: watermarks of fresh pipelines, run locks held by this process for
+    the job's whole life or the run refused, orphaned runs abandoned, source-hour fingerprints before the
+    job and recorded after each success). The job's change scan starts at ``window.scan_start`` (the look-back)
+    and its swaps wait at most ``settings.lock_timeout_seconds``.
     ``final=False``: an attempt a scheduler will retry (its failure is logged, not counted).
 
     Every pipeline is recorded ``running`` first; the job writes each pipeline's counts into its run-log
@@ -126,24 +131,41 @@ def run_spark_window(settings: Settings, source_url: str, warehouse_url: str, wi
     meaningful line of its log) and the path of the full log.
     """
     run_ids = run_ids or {p: new_run_id(p, window) for p in pipelines}
-    for pipeline in pipelines:
-        metadata.begin_run(warehouse_url, pipeline, window, "spark", run_ids[pipeline], triggered_by)
+    return guarded_run(source_url, warehouse_url, window, pipelines, run_ids, "spark", triggered_by, progress,
+                       settings.lock_timeout_seconds,
+                       lambda: _submit_window(settings, source_url, warehouse_url, window, pipelines, run_ids,
+                                              triggered_by, progress, expected_rows, final))
+
+
+def _submit_window(settings: Settings, source_url: str, warehouse_url: str, window: Window, pipelines: Sequence[str],
+                   run_ids: dict[str, str], triggered_by: str, progress: ProgressFn | None,
+                   expected_rows: int | None, final: bool) -> list[PipelineResult]:
+    """The job under ``guarded_run``'s run locks (this process lives for the whole job, so they cover it):
+    fingerprint the covered source hours, submit, record each pipeline's outcome (and, on success, what it saw)."""
+    seen: SourceHours | None = None
+    error: str | None = None
+    try:
+        seen = SourceHours.take(source_url, window)
+    except Exception as exc:  # the source is down: the job would fail the same way, so it is not submitted
+        error = f"fingerprinting the source failed: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
     if expected_rows is None and is_local(settings.spark_master):
         with suppress(psycopg.Error):  # only sizes the JVM; the job reports a source that is down
             expected_rows = affected_answer_rows(source_url, window)
     work_dir = settings.state_dir / "spark"
     reported: dict[str, dict] = {}
-    error: str | None = None
     log_path: Path | None = None
     t0 = time.perf_counter()
     try:
+        if error is not None:  # reported like a failed preflight, one line for every pipeline
+            raise SparkEngineError(error)
         work_dir.mkdir(parents=True, exist_ok=True)
         tag = f"{window.start:%Y%m%dT%H%M}-{hashlib.sha1(run_ids[pipelines[0]].encode()).hexdigest()[:8]}"
         result_file = work_dir / f"result-{tag}.json"
         log_path = work_dir / f"job-{tag}.log"
         job = build_job(settings.spark_master, source_url, warehouse_url, window, pipelines, run_ids,
                         jdbc_jar=settings.jdbc_jar, expected_rows=expected_rows, work_dir=work_dir,
-                        result_file=result_file, triggered_by=triggered_by)
+                        result_file=result_file, triggered_by=triggered_by,
+                        lock_timeout_seconds=settings.lock_timeout_seconds)
         env = {**os.environ, **job.env}
         timeout = float(os.environ[TIMEOUT_ENV]) if os.environ.get(TIMEOUT_ENV) else None
         log.info("spark-submit %s %s (log %s)", ",".join(pipelines), window, log_path)
@@ -179,6 +201,12 @@ def run_spark_window(settings: Settings, source_url: str, warehouse_url: str, wi
             result.rows_rejected = got.get("rows_rejected") or 0
         else:
             result.error = error or "spark job reported no result"
+        if result.status == "success" and seen is not None:
+            try:
+                seen.record(warehouse_url, pipeline)
+            except Exception as exc:  # the facts are in, but reconcile would not know what they saw: rerun it
+                result.status = "failed"
+                result.error = f"recording the source fingerprints failed: {type(exc).__name__}: {exc}"
         if result.status != "success" and not result.error:
             result.error = "spark job failed"
         if result.error:  # the job's log tail could quote anything: no password leaves this function

@@ -352,9 +352,14 @@ class SparkJob:
 
 def job_arguments(window: Window, pipelines: Sequence[str], run_ids: Mapping[str, str], *,
                   manage_metadata: bool = False, result_file: Path | None = None,
-                  triggered_by: str | None = None) -> list[str]:
-    """The application arguments of ``build_fact.py`` (``mcq_analytics.spark.job.parse_args``)."""
+                  triggered_by: str | None = None, lock_timeout_seconds: int | None = None) -> list[str]:
+    """The application arguments of ``build_fact.py`` (``mcq_analytics.spark.job.parse_args``); a window with a
+    look-back carries its scan start (``--scan-start``)."""
     args = ["--window-start", window.start.isoformat(), "--window-end", window.end.isoformat()]
+    if window.scan_start != window.start:
+        args += ["--scan-start", window.scan_start.isoformat()]
+    if lock_timeout_seconds is not None:
+        args += ["--lock-timeout", str(int(lock_timeout_seconds))]
     for pipeline in pipelines:
         args += ["--pipeline", pipeline]
     for pipeline in pipelines:
@@ -372,14 +377,14 @@ def build_job(master: str, source_url: str, warehouse_url: str, window: Window, 
               run_ids: Mapping[str, str], *, jdbc_jar: str | None = None, expected_rows: int | None = None,
               work_dir: Path | None = None, manage_metadata: bool = False, result_file: Path | None = None,
               triggered_by: str | None = None, extra_conf: Mapping[str, str] | None = None,
-              probe_master: bool = True) -> SparkJob:
+              probe_master: bool = True, lock_timeout_seconds: int | None = None) -> SparkJob:
     """The ``spark-submit`` of one window for ``pipelines`` (one Spark application builds them all), assembled
     by ``submit_settings`` like the operator's."""
     settings = submit_settings(master, source_url, warehouse_url, conf=extra_conf, jars=jdbc_jar,
                                expected_rows=expected_rows, work_dir=work_dir, probe_master=probe_master)
     name = "mcq-" + ("all" if len(pipelines) > 1 else pipelines[0]) + f"-{window.start:%Y%m%dT%H%M}"
     args = job_arguments(window, pipelines, run_ids, manage_metadata=manage_metadata, result_file=result_file,
-                         triggered_by=triggered_by)
+                         triggered_by=triggered_by, lock_timeout_seconds=lock_timeout_seconds)
     return SparkJob(master=master, application_args=args, conf=settings["conf"],
                     jars=[settings["jars"]] if settings["jars"] else [], py_files=[settings["py_files"]],
                     env=settings["env_vars"], name=name)
