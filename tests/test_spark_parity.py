@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -187,6 +188,23 @@ def test_submit_command_carries_no_secret(tmp_path):
             "mcq_analytics/sql/load/rejects.sql"} <= set(names)
 
 
+
+def test_the_job_gets_the_look_back_and_the_lock_timeout_and_keeps_its_window(capsys):
+    """``run_spark_window``'s window carries the look-back: the job's arguments pass its scan start and the
+    lock timeout, and the job rebuilds the same window (bookkeeping ``[start, end)``, scan from 09:00)."""
+    window = Window(at(60), at(120), lookback=timedelta(hours=1))
+    args = submit.job_arguments(window, ["test_funnel_fact"], {"test_funnel_fact": "id"}, lock_timeout_seconds=30)
+    assert args[:8] == ["--window-start", at(60).isoformat(), "--window-end", at(120).isoformat(),
+                        "--scan-start", at(0).isoformat(), "--lock-timeout", "30"]
+    parsed = spark_job.parse_args(args)
+    assert (parsed.scan_start, parsed.lock_timeout) == (at(0).isoformat(), 30)
+    assert "--scan-start" not in submit.job_arguments(Window(at(60), at(120)), ["test_funnel_fact"],
+                                                      {"test_funnel_fact": "id"})
+    # A scan start after the window start is bad input: one line, exit 2, before any Spark or database.
+    assert spark_job.main(["--pipeline", "all", "--window-start", at(60).isoformat(), "--window-end",
+                           at(120).isoformat(), "--scan-start", at(90).isoformat()]) == 2
+    assert "is after the window start" in capsys.readouterr().err
+
 def test_the_package_zip_runs_with_its_own_sql(tmp_path):
     """Imported from the zip alone (as the job's driver does with ``--py-files`` first on its path), the
     package reads the SQL it was shipped with, from any directory, with no setting pointing at a checkout."""
@@ -245,10 +263,11 @@ def test_spark_gives_every_expected_row_and_reject_of_the_hand_built_case(dbs, p
         == {("success", "spark", 0)}
     assert staging_tables(dbs.warehouse_url) == []
 
-    # The same windows on the Pandas engine read, write and reject exactly as many rows.
+    # The same windows on the Pandas engine (the same entry point, so the same look-back) read, write and
+    # reject exactly as many rows.
     pandas_wh = new_warehouse(pg_server, schema_templates)
     for window in (Window(at(60), at(120)), Window(at(0), at(60))):
-        assert_success(run_pandas_window(dbs.source_url, pandas_wh, window))
+        assert_success(run_window("pandas", settings(tmp_path), dbs.source_url, pandas_wh, window))
     assert run_log(dbs.warehouse_url, "-") == run_log(pandas_wh, "-")
     # ... and the same rows of every fact, the item facts (no expected rows above) exactly.
     facts_close(fetch_all_facts(dbs.warehouse_url), fetch_all_facts(pandas_wh))
