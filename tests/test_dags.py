@@ -21,6 +21,7 @@ from airflow_harness import DAGS_DIR, FACTS, PLUGINS_DIR, REPO, clean_environ, f
 from mcq_analytics.airflow import support
 
 DAG_IDS = ("mcq_analytics_batch", "mcq_analytics_spark")
+RECONCILE_DAG_ID = "mcq_analytics_reconcile"
 
 
 @pytest.fixture(scope="session")
@@ -113,14 +114,34 @@ def test_dag_files_import_cleanly_without_any_database(tmp_path):
     result = json.loads(lines[-1].removeprefix("PARSE "))
     assert result["errors"] == {}
     assert result["attempts"] == []
-    assert result["dags"] == sorted(DAG_IDS)
+    assert result["dags"] == sorted([*DAG_IDS, RECONCILE_DAG_ID])
     assert result["warnings"] == []
-    assert sorted(p.name for p in DAGS_DIR.glob("*.py")) == ["mcq_analytics_batch.py", "mcq_analytics_spark.py"]
+    assert sorted(p.name for p in DAGS_DIR.glob("*.py")) == ["mcq_analytics_batch.py", "mcq_analytics_reconcile.py",
+                                                             "mcq_analytics_spark.py"]
 
 
 def test_dagbag_has_both_dags_and_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
     assert set(DAG_IDS) <= set(dagbag.dags)
+
+
+def test_reconcile_dag_is_daily_with_one_reconcile_task(dagbag):
+    """Issue 11: the daily DAG of ``run_etl.py reconcile`` — one task, one run at a time, no catch-up."""
+    import pendulum
+    from airflow.sdk import CronDataIntervalTimetable
+
+    from mcq_analytics.airflow.operators import ReconcileOperator
+
+    dag = dagbag.dags[RECONCILE_DAG_ID]
+    assert [t.task_id for t in dag.tasks] == ["reconcile"]
+    assert isinstance(dag.tasks[0], ReconcileOperator)
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    assert (dag.catchup, dag.max_active_runs) == (False, 1)
+    assert "MCQ_RECONCILE_DAYS" in dag.description
+    interval = serialized(dag).timetable.infer_manual_data_interval(
+        run_after=pendulum.datetime(2024, 6, 2, 12, tz="UTC"))
+    assert (interval.start, interval.end) == (pendulum.datetime(2024, 6, 1, 3, 30, tz="UTC"),
+                                              pendulum.datetime(2024, 6, 2, 3, 30, tz="UTC"))
 
 
 # -- schedule ------------------------------------------------------------------------------------

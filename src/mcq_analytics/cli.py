@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
@@ -31,7 +31,7 @@ from mcq_analytics.planning import catch_up_windows, first_activity_hour
 from mcq_analytics.redaction import install_log_redaction, redact
 from mcq_analytics.schema import init_databases
 from mcq_analytics.spark.submit import SparkUnavailable, preflight
-from mcq_analytics.windows import HOUR, Window, WindowError, last_full_hour, parse_time
+from mcq_analytics.windows import Window, WindowError, last_full_hour, parse_time
 
 COMMANDS = ("run", "init-db", "status", "demo", "reconcile", "items")
 
@@ -135,17 +135,19 @@ def plan_windows(args: argparse.Namespace, settings: Settings, dbs: Databases,
 
 
 def run_plan(plan: dict[Window, list[str]], engine: str, settings: Settings, dbs: Databases,
-             quiet: bool) -> list[PipelineResult]:
+             quiet: bool, *, triggered_by: str = "cli",
+             progress: Callable[[PipelineResult], None] | None = None) -> list[PipelineResult]:
     """Run the windows in order. A pipeline whose window fails stops there: its later windows are not run
-    (they could not move its watermark past the failed hour), so it stays ``failed`` and alerts."""
+    (they could not move its watermark past the failed hour), so it stays ``failed`` and alerts.
+    ``triggered_by``/``progress`` let the reconcile DAG record its runs as its own and log each result."""
     results: list[PipelineResult] = []
     stopped: dict[str, Window] = {}
     for window, planned in plan.items():
         pipelines = [p for p in planned if p not in stopped]
         if not pipelines:
             continue
-        batch = run_window(engine, settings, dbs.source_url, dbs.warehouse_url, window, pipelines,
-                           progress=None if quiet else _progress)
+        batch = run_window(engine, settings, dbs.source_url, dbs.warehouse_url, window, pipelines, triggered_by,
+                           progress=progress or (None if quiet else _progress))
         for result in batch:  # the same alert policy as the Airflow callbacks; never raises
             if result.outcome is not None:
                 alerts.notify_after_run(result.outcome, settings, dbs.warehouse_url, window=result.window,
@@ -162,20 +164,13 @@ def run_plan(plan: dict[Window, list[str]], engine: str, settings: Settings, dbs
 
 def reconcile_plan(args: argparse.Namespace, settings: Settings, dbs: Databases,
                    pipelines: Sequence[str]) -> dict[Window, list[str]]:
-    """Hours to reprocess: processed hours (before each watermark) whose source fingerprint changed."""
-    marks = [m for m in (metadata.watermark(dbs.warehouse_url, p) for p in pipelines) if m is not None]
-    if not marks:
-        return {}
-    end = parse_time(args.end) if args.end else max(marks)
-    start = parse_time(args.start) if args.start else min(marks) - timedelta(days=settings.reconcile_days)
-    if end <= start:
-        raise UsageError(f"--end {end:%Y-%m-%d %H:%M} must be after --start {start:%Y-%m-%d %H:%M}")
-    plan: dict[Window, list[str]] = {}
-    for hour, changed in reconcile.changed_hours(dbs.source_url, dbs.warehouse_url, pipelines, start, end).items():
-        due = [p for p in changed if (mark := metadata.watermark(dbs.warehouse_url, p)) and hour < mark]
-        if due:
-            plan[Window(hour, hour + HOUR)] = due
-    return plan
+    """Hours to reprocess (``reconcile.plan``, shared with the reconcile DAG) for the command line's range."""
+    try:
+        return reconcile.plan(dbs.source_url, dbs.warehouse_url, pipelines, settings.reconcile_days,
+                              start=parse_time(args.start) if args.start else None,
+                              end=parse_time(args.end) if args.end else None)
+    except reconcile.ReconcileRangeError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def summarise_results(results: list[PipelineResult], seconds: float) -> str:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import psycopg
 
+from mcq_analytics import metadata
 from mcq_analytics.paths import read_sql
 from mcq_analytics.windows import HOUR, Window, floor_hour
 
@@ -85,3 +86,27 @@ def changed_hours(source_url: str, warehouse_url: str, pipelines: Sequence[str],
             if seen.get(hour) != current:
                 plan.setdefault(hour, []).append(pipeline)
     return dict(sorted(plan.items()))
+
+
+class ReconcileRangeError(ValueError):
+    """An explicit reconcile range that is empty (``end`` not after ``start``)."""
+
+
+def plan(source_url: str, warehouse_url: str, pipelines: Sequence[str], reconcile_days: int,
+         start: datetime | None = None, end: datetime | None = None) -> dict[Window, list[str]]:
+    """Hours to reprocess, one window each with its pipelines: processed hours (before each pipeline's
+    watermark) whose source fingerprint changed. The range defaults to ``reconcile_days`` days before the
+    earliest watermark up to the latest one; ``run_etl.py reconcile`` and the reconcile DAG both plan here."""
+    marks = [m for m in (metadata.watermark(warehouse_url, p) for p in pipelines) if m is not None]
+    if not marks:
+        return {}
+    end = end or max(marks)
+    start = start or min(marks) - timedelta(days=reconcile_days)
+    if end <= start:
+        raise ReconcileRangeError(f"--end {end:%Y-%m-%d %H:%M} must be after --start {start:%Y-%m-%d %H:%M}")
+    windows: dict[Window, list[str]] = {}
+    for hour, changed in changed_hours(source_url, warehouse_url, pipelines, start, end).items():
+        due = [p for p in changed if (mark := metadata.watermark(warehouse_url, p)) and hour < mark]
+        if due:
+            windows[Window(hour, hour + HOUR)] = due
+    return windows

@@ -24,7 +24,7 @@ from airflow.sdk import DAG, Asset, BaseOperator, CronDataIntervalTimetable, Tas
 from mcq_analytics import facts as registry
 from mcq_analytics.airflow import support
 from mcq_analytics.airflow.callbacks import on_task_failure, on_task_success
-from mcq_analytics.airflow.operators import FactBuildOperator, SparkFactSubmitOperator
+from mcq_analytics.airflow.operators import FactBuildOperator, ReconcileOperator, SparkFactSubmitOperator
 from mcq_analytics.paths import SQL_DIR
 
 #: Hourly windows [HH:00, HH+1:00) UTC. Not "@hourly": in Airflow 3 that gives a zero-length data interval.
@@ -197,4 +197,36 @@ def fact_dag(engine: str) -> DAG:
             fact = declared.name
             with TaskGroup(group_id=fact, tooltip=declared.table, doc_md=group_doc(fact)):
                 spec.build(fact) >> quality_checks(fact)
+    return dag
+
+
+# -- the reconcile DAG ---------------------------------------------------------------------------------
+RECONCILE_DAG_ID = "mcq_analytics_reconcile"
+#: Daily at 03:30 UTC, after the night's hourly runs; its data interval is not used (the range is
+#: ``MCQ_RECONCILE_DAYS`` days before the watermarks).
+RECONCILE_SCHEDULE = CronDataIntervalTimetable("30 3 * * *", timezone="UTC")
+
+RECONCILE_DOC = """\
+## MCQ analytics — reconcile
+Once a day, does what `python run_etl.py reconcile` does: recomputes the source fingerprint of every processed
+hour of the last `MCQ_RECONCILE_DAYS` days (before each pipeline's watermark) and reprocesses, with the engine
+of `MCQ_ENGINE`, every hour whose rows changed after it was processed (rows committed later than the
+look-back covers: a replica far behind, a very long transaction, an update in place). Connections
+`mcq_source` and `mcq_warehouse`. The task log lists the changed hours and each reprocessing result; the
+task fails if any reprocessing run failed. Safe to run at any time, also while the hourly DAG runs (the fact
+writes are locked and idempotent). docs/operations.md, "Late rows".
+"""
+
+
+def reconcile_dag() -> DAG:
+    """``mcq_analytics_reconcile``: one ``reconcile`` task, daily (issue 11: late rows beyond the look-back)."""
+    with DAG(dag_id=RECONCILE_DAG_ID, schedule=RECONCILE_SCHEDULE, start_date=START_DATE, catchup=False,
+             max_active_runs=1, dagrun_timeout=timedelta(hours=6),
+             default_args={**DEFAULT_ARGS, "execution_timeout": timedelta(hours=5)},
+             tags=["mcq-analytics", "reconcile"], doc_md=RECONCILE_DOC,
+             description="Daily: reprocess processed hours of the last MCQ_RECONCILE_DAYS days whose source "
+                         "rows changed (late commits beyond the look-back)") as dag:
+        ReconcileOperator(task_id="reconcile",
+                          doc_md="Plans with `reconcile.plan` and reprocesses the changed hours "
+                                 "(`run_etl.py reconcile`; its alerts are sent by the runs themselves).")
     return dag
