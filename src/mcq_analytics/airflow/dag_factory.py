@@ -14,17 +14,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.providers.common.sql.operators.sql import (
-    SQLCheckOperator,
-    SQLColumnCheckOperator,
-    SQLTableCheckOperator,
-)
+from airflow.providers.common.sql.operators.sql import SQLColumnCheckOperator, SQLTableCheckOperator
 from airflow.sdk import DAG, Asset, BaseOperator, CronDataIntervalTimetable, TaskGroup
 
 from mcq_analytics import facts as registry
 from mcq_analytics.airflow import support
 from mcq_analytics.airflow.callbacks import on_task_failure, on_task_success
-from mcq_analytics.airflow.operators import FactBuildOperator, ReconcileOperator, SparkFactSubmitOperator
+from mcq_analytics.airflow.operators import (
+    FactBuildOperator,
+    NamedSQLCheckOperator,
+    ReconcileOperator,
+    SparkFactSubmitOperator,
+)
 from mcq_analytics.paths import SQL_DIR
 
 #: Hourly windows [HH:00, HH+1:00) UTC. Not "@hourly": in Airflow 3 that gives a zero-length data interval.
@@ -97,6 +98,8 @@ def dag_kwargs(dag_id: str, engine_text: str, tags: list[str]) -> dict[str, Any]
         "default_args": DEFAULT_ARGS,
         "tags": ["mcq-analytics", *tags],
         "doc_md": dag_doc(engine_text),
+        "description": f"Hourly: the {len(registry.FACT_NAMES)} fact tables for each data interval, "
+                       f"{engine_text}; quality checks per fact",
         "template_searchpath": [str(SQL_DIR)],
         "is_paused_upon_creation": support.paused_upon_creation(dag_id),
     }
@@ -141,7 +144,7 @@ def quality_checks(fact: str, conn_id: str = support.WAREHOUSE_CONN_ID) -> list[
         partition_clause=scope, **CHECK_ARGS,
         doc_md="Unique keys and nested counts (funnel stages non-increasing) over this run's rows.",
     )
-    rules = SQLCheckOperator(
+    rules = NamedSQLCheckOperator(
         task_id="check_rules", conn_id=conn_id, sql=f"checks/{fact}.sql", params={"fact": fact},
         **CHECK_ARGS, doc_md=f"The contract's derived-column rules: `include/sql/checks/{fact}.sql`.",
     )

@@ -13,21 +13,47 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+from airflow.providers.common.sql.operators.sql import SQLCheckOperator
 from airflow.sdk import BaseOperator, Context
 
 from mcq_analytics import metadata
 from mcq_analytics.airflow import support
 from mcq_analytics.config import ENGINES, ConfigError, Settings
 from mcq_analytics.connections import Databases
-from mcq_analytics.facts import FACT_NAMES
+from mcq_analytics.facts import FACT_NAMES, fact
 from mcq_analytics.paths import SPARK_JOBS_DIR
 from mcq_analytics.pipeline import PipelineResult
 from mcq_analytics.spark.submit import submit_settings
 from mcq_analytics.windows import Window
+
+
+def attempt_text(context: Context, final: bool) -> str:
+    """``attempt 1 of 3; a failure is retried`` / ``…; last attempt: a failure fails the task and counts``."""
+    ti = context["ti"]
+    of = f"attempt {ti.try_number} of {ti.max_tries + 1}"
+    return f"{of}; last attempt: a failure fails the task and counts towards the alert" if final \
+        else f"{of}; a failure is retried"
+
+
+def announce_build(op: BaseOperator, context: Context, warehouse_url: str, window: Window, run_id: str,
+                   engine: str, counts: dict[str, int], seconds: float | None = None) -> None:
+    """After a successful build: its log lines (``support.report_build``) and its asset events' ``extra``
+    (``support.asset_extra``). Neither may fail the build: a problem reading the rejects is only logged."""
+    pipeline = getattr(op, "pipeline", "")
+    try:
+        rejects = support.rejects_by_reason(warehouse_url, pipeline, window)
+    except Exception as exc:  # the facts are written; a missing breakdown is not worth failing for
+        op.log.warning("could not read the rejects by reason: %s", type(exc).__name__)
+        rejects = {}
+    support.report_build(op.log, pipeline, window, engine, counts, rejects, seconds)
+    extra = support.asset_extra(window, run_id, engine, counts, rejects)
+    for asset in op.outlets:
+        context["outlet_events"][asset].extra = extra
 
 
 class FactBuildFailed(RuntimeError):
@@ -80,8 +106,8 @@ class FactBuildOperator(BaseOperator):
             if engine == "spark":
                 master = support.spark_master(self.spark_conn_id, default=settings.spark_master)
                 settings = dataclasses.replace(settings, spark_master=master)
-            self.log.info("building %s for %s as %s on %s (final attempt: %s)", self.pipeline, window, run_id,
-                          engine, final)
+            self.log.info("building %s for %s as %s on %s (%s)", fact(self.pipeline).table, window, run_id,
+                          engine, attempt_text(context, final))
             result = support.run_fact_build(source_url, warehouse_url, window, self.pipeline, run_id, triggered,
                                             final, engine=engine, settings=settings, expected_rows=expected_rows)
         except BaseException as exc:  # AirflowTaskTimeout/AirflowTaskTerminated skip the engines' handlers
@@ -90,10 +116,10 @@ class FactBuildOperator(BaseOperator):
             raise
         if result.status != "success":
             raise FactBuildFailed(f"{self.pipeline} {window} failed on {result.engine}: {result.error}")
-        self.log.info("%s on %s: read %d, wrote %d, rejected %d rows in %.2fs", self.pipeline, result.engine,
-                      result.rows_read, result.rows_written, result.rows_rejected, result.seconds)
-        return {"run_id": run_id, "engine": result.engine, "rows_read": result.rows_read,
-                "rows_written": result.rows_written, "rows_rejected": result.rows_rejected}
+        counts = {"rows_read": result.rows_read, "rows_written": result.rows_written,
+                  "rows_rejected": result.rows_rejected}
+        announce_build(self, context, warehouse_url, window, run_id, result.engine, counts, result.seconds)
+        return {"run_id": run_id, "engine": result.engine, **counts}
 
     def _choose(self, engine: str, settings: Settings, source_url: str, window: Window) -> tuple[str, int | None]:
         """Resolve ``auto`` to the engine for this window (the same count and threshold as ``run_etl.py``)."""
@@ -167,7 +193,9 @@ class SparkFactSubmitOperator(SparkSubmitOperator):
             self._finish(error=f"spark job failed: {type(exc).__name__}: {exc}")
             raise
         self._finish(error=None)
-        return {"run_id": run_id}
+        counts = support.run_log_counts(warehouse_url, run_id)
+        announce_build(self, context, warehouse_url, window, run_id, "spark", counts)
+        return {"run_id": run_id, "engine": "spark", **counts}
 
     def on_kill(self) -> None:
         self._finish(error="spark job killed (task terminated)")
@@ -237,3 +265,24 @@ class ReconcileOperator(BaseOperator):
                       result.pipeline, "ok" if result.status == "success" else "FAILED", result.engine,
                       result.rows_read, result.rows_written, result.rows_rejected, result.seconds,
                       f" — {result.error.splitlines()[0]}" if result.error else "")
+
+
+class NamedSQLCheckOperator(SQLCheckOperator):
+    """``SQLCheckOperator`` whose log names each check: one ``<column>: True/False`` line per boolean of the
+    query's row (the provider logs only ``Record: (True, True, …)``), and a failure names the false ones."""
+
+    def execute(self, context: Context) -> None:
+        hook = self.get_db_hook()
+        with closing(hook.get_conn()) as conn, closing(conn.cursor()) as cur:
+            cur.execute(self.sql, self.parameters)
+            names = [d[0] for d in cur.description or ()]
+            record = cur.fetchone()
+        self.check_results = self._build_check_results(record)  # as the provider's, for listeners
+        if not record:
+            self._raise_exception(f"the check query returned no row: {self.sql}")
+        for name, value in zip(names, record, strict=True):
+            self.log.info("%s: %s", name, bool(value))
+        failed = [name for name, value in zip(names, record, strict=True) if not value]
+        if failed:
+            self._raise_exception(f"{len(failed)} of {len(names)} checks failed: {', '.join(failed)}")
+        self.log.info("all %d checks passed", len(names))

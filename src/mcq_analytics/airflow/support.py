@@ -165,6 +165,63 @@ def run_fact_build(source_url: str, warehouse_url: str, window: Window, pipeline
                               run_ids={pipeline: run_id}, final=final, expected_rows=expected_rows)[0]
 
 
+# -- what a build did: the log lines and the asset event's extra -------------------------------------
+def rejects_by_reason(warehouse_url: str, pipeline: str, window: Window) -> dict[str, int]:
+    """``{"<source_table>.<reason>": rows}`` of the rejects ``pipeline`` recorded for ``window`` in
+    ``analytics.etl_rejects`` (call after the build; one small indexed query)."""
+    import psycopg
+
+    with psycopg.connect(warehouse_url) as conn:
+        rows = conn.execute(
+            "SELECT source_table || '.' || reason, count(*) FROM analytics.etl_rejects"
+            " WHERE pipeline_name = %s AND window_start = %s AND window_end = %s GROUP BY 1 ORDER BY 1",
+            (pipeline, window.start, window.end),
+        ).fetchall()
+    return {key: int(n) for key, n in rows}
+
+
+def run_log_counts(warehouse_url: str, run_id: str) -> dict[str, int]:
+    """The counts a run recorded in ``analytics.etl_run_log`` (the Spark job writes them itself)."""
+    import psycopg
+
+    with psycopg.connect(warehouse_url) as conn:
+        row = conn.execute("SELECT rows_read, rows_written, rows_rejected FROM analytics.etl_run_log"
+                           " WHERE run_id = %s", (run_id,)).fetchone()
+    read, written, rejected = row or (None, None, None)
+    return {"rows_read": int(read or 0), "rows_written": int(written or 0), "rows_rejected": int(rejected or 0)}
+
+
+def asset_extra(window: Window, run_id: str, engine: str, counts: Mapping[str, int],
+                rejects: Mapping[str, int]) -> dict[str, Any]:
+    """The ``extra`` of a build's asset event: what changed, for downstream DAGs and the UI's Assets view.
+    ``empty`` is true when the window read no source row (a green run that did nothing)."""
+    return {
+        "data_interval_start": window.start.isoformat(), "data_interval_end": window.end.isoformat(),
+        "rows_read": int(counts["rows_read"]), "rows_written": int(counts["rows_written"]),
+        "rows_rejected": int(counts["rows_rejected"]), "rejects_by_reason": dict(rejects),
+        "engine": engine, "run_id": run_id, "empty": int(counts["rows_read"]) == 0,
+    }
+
+
+def report_build(logger: logging.Logger | Any, pipeline: str, window: Window, engine: str, counts: Mapping[str, int],
+                 rejects: Mapping[str, int], seconds: float | None = None) -> None:
+    """The build's log lines a person reads: the target table, the window, the rows, the rejects by reason
+    and where they are; a warning when the window read nothing."""
+    from mcq_analytics.facts import fact
+
+    table = fact(pipeline).table
+    took = f" in {seconds:.2f}s" if seconds is not None else ""
+    logger.info("built %s for %s on %s: read %d source rows, wrote %d fact rows, rejected %d rows%s", table,
+                window, engine, counts["rows_read"], counts["rows_written"], counts["rows_rejected"], took)
+    if rejects:
+        logger.info("rejects by reason: %s — rows in analytics.etl_rejects (pipeline_name = '%s', window_start "
+                    "= '%s')", ", ".join(f"{k}={v}" for k, v in rejects.items()), pipeline,
+                    window.start.isoformat())
+    if counts["rows_read"] == 0:
+        logger.warning("%s read no source rows for %s: nothing changed in that window (asset event marked "
+                       "\"empty\": true)", table, window)
+
+
 # -- Spark master ---------------------------------------------------------------------------------
 def master_of(conn_type: str | None, host: str | None, port: int | None) -> str:
     """The Spark master a ``spark`` connection names, resolved as ``SparkSubmitHook`` does: a ``spark``
