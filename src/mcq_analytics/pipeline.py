@@ -152,7 +152,7 @@ def _build_window(source_url: str, warehouse_url: str, window: Window, pipelines
     seen: SourceHours | None = None
     try:
         seen = SourceHours.take(source_url, window)  # before the extract
-        with_buckets = any(fact(p).delete_keys == "buckets" for p in pipelines)
+        with_buckets = True  # one scope for every set of facts: rows_read/rows_rejected mean one thing (contract §5)
         src = extract_window(source_url, window, with_buckets=with_buckets)
         shared = WindowFacts(src)
         log.info("extracted %s: %d rows in %.2fs", window, src.rows_read, sum(src.seconds.values()))
