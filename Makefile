@@ -40,6 +40,11 @@ airflow: $(STAMP)
 	scripts/setup_system.sh postgres
 	scripts/airflow_local.sh
 
+# Stops `make airflow` (from another shell) and the embedded PostgreSQL.
+.PHONY: airflow-stop
+airflow-stop: $(STAMP)
+	scripts/airflow_local.sh stop
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 

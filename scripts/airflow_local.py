@@ -4,15 +4,19 @@
     scripts/airflow_local.sh                 # start; UI on http://localhost:8080; Ctrl-C stops everything
     scripts/airflow_local.sh --check         # start, verify health and both DAGs through the REST API, stop
     scripts/airflow_local.sh --port 8081 --env dev --parallelism 2
+    scripts/airflow_local.sh stop            # from another shell: stop Airflow and the embedded PostgreSQL
 
-Starts ``airflow api-server``, ``airflow dag-processor`` and ``airflow scheduler`` (LocalExecutor), each in
+Starts ``airflow api-server``, ``airflow dag-processor``, ``airflow scheduler`` (LocalExecutor) and
+``airflow triggerer`` (so the UI's Triggerer badge is not red; no task defers today), each in
 its own process group, with AIRFLOW_HOME in ``.mcq/airflow`` and the metadata database ``airflow`` on the
 embedded PostgreSQL server of ``.mcq/pgdata`` (the one ``run_etl.py --env dev`` uses). The DAGs come from
 this repository's ``dags/`` and import the installed package (``plugins/`` is empty on purpose); the
 connections ``mcq_source``, ``mcq_warehouse`` and ``spark_default`` are set through ``AIRFLOW_CONN_*``
 environment variables (ones you exported win). ``MCQ_ENV`` and ``MCQ_ENGINE`` reach the workers, so
 ``MCQ_ENGINE=auto`` makes the batch DAG choose Pandas or Spark per interval.
-The embedded PostgreSQL keeps running afterwards, like after ``run_etl.py``.
+The embedded PostgreSQL keeps running afterwards, like after ``run_etl.py``; ``stop`` (``make airflow-stop``)
+stops a running local Airflow (through its pid file ``.mcq/airflow/airflow_local.pid``) and then the embedded
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -31,8 +35,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-COMPONENTS = ("api-server", "dag-processor", "scheduler")
-DAG_IDS = ("mcq_analytics_batch", "mcq_analytics_spark")
+COMPONENTS = ("api-server", "dag-processor", "scheduler", "triggerer")
+DAG_IDS = ("mcq_analytics_batch", "mcq_analytics_spark", "mcq_analytics_reconcile")
+PID_FILE = "airflow_local.pid"
 USER = "admin"
 
 
@@ -146,7 +151,8 @@ def wait_healthy(base: str, procs: dict[str, subprocess.Popen], home: Path, time
                 raise RuntimeError(f"{name} exited ({proc.returncode}); see {home / 'logs' / (name + '.out')}")
         try:
             health = http_json(f"{base}/api/v2/monitor/health")
-            if all(health[k]["status"] == "healthy" for k in ("metadatabase", "scheduler", "dag_processor")):
+            if all(health[k]["status"] == "healthy"
+                   for k in ("metadatabase", "scheduler", "dag_processor", "triggerer")):
                 return health
         except (urllib.error.URLError, OSError, KeyError, ValueError):
             pass
@@ -182,8 +188,57 @@ def check_dags(base: str, user_password: str, timeout: float) -> list[str]:
         time.sleep(3)
 
 
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_all(env_name: str, grace: float = 60) -> int:
+    """``stop``: SIGTERM the running ``airflow_local`` (it stops its components), SIGKILL the components'
+    process groups left after ``grace`` seconds, then stop the embedded PostgreSQL. Safe when nothing runs."""
+    from mcq_analytics.config import load_settings
+    from mcq_analytics.connections import embedded_server
+
+    settings = load_settings(env_name)
+    pid_path = settings.state_dir / "airflow" / PID_FILE
+    try:
+        recorded = json.loads(pid_path.read_text())
+    except (OSError, ValueError):
+        recorded = None
+    if recorded:
+        runner, groups = int(recorded["runner"]), [int(g) for g in recorded.get("components", [])]
+        if alive(runner):
+            say(f"stopping the local Airflow (pid {runner})")
+            with _quiet():
+                os.kill(runner, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while (alive(runner) or any(alive(g) for g in groups)) and time.monotonic() < deadline:
+            time.sleep(1)
+        for group in groups:
+            with _quiet():
+                os.killpg(group, signal.SIGKILL)
+        pid_path.unlink(missing_ok=True)
+    else:
+        say("no local Airflow recorded as running")
+    server = embedded_server(settings)
+    if server.is_running():
+        server.stop()
+        say("embedded PostgreSQL stopped")
+    else:
+        say("embedded PostgreSQL was not running")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Local Airflow 3 for MCQ analytics on the embedded PostgreSQL")
+    parser.add_argument("command", nargs="?", default="start", choices=("start", "stop"),
+                        help="start (default): run Airflow in the foreground; stop: stop a running local Airflow "
+                             "and the embedded PostgreSQL")
     parser.add_argument("--env", default="dev", help="environment (.env.ENV) for the connections (default: dev)")
     parser.add_argument("--port", type=int, default=8080, help="UI / API port (default: 8080)")
     parser.add_argument("--host", default="127.0.0.1", help="address the UI listens on (default: 127.0.0.1)")
@@ -193,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     os.environ.setdefault("MCQ_HOME", str(REPO))
+    if args.command == "stop":
+        return stop_all(args.env)
     started = time.monotonic()
     env, home = prepare(args.env, args.port, args.host, args.parallelism)
     say(f"AIRFLOW_HOME={home}; metadata database: airflow on the embedded PostgreSQL")
@@ -214,13 +271,16 @@ def main(argv: list[str] | None = None) -> int:
         for name in COMPONENTS:
             extra = ["--port", str(args.port), "--host", args.host] if name == "api-server" else []
             procs[name] = start(name, [name, *extra], env, home)
+        (home / PID_FILE).write_text(json.dumps({"runner": os.getpid(),
+                                                 "components": [p.pid for p in procs.values()]}))
         base = f"http://127.0.0.1:{args.port}"
         wait_healthy(base, procs, home, args.timeout)
         user_password = password(home)
         say(f"healthy after {time.monotonic() - started:.0f}s")
         print(f"""
   Airflow UI   http://localhost:{args.port}   login: {USER} / {user_password}
-  DAGs         {', '.join(DAG_IDS)}   (MCQ_ENGINE={env['MCQ_ENGINE']}; created paused)
+  DAGs         {', '.join(DAG_IDS)}   (MCQ_ENGINE={env['MCQ_ENGINE']}; created paused; unpausing one
+               also runs its current interval at once)
   CLI          . {home / 'env.sh'} && airflow dags unpause mcq_analytics_batch
   Connections  mcq_source, mcq_warehouse (embedded PostgreSQL), spark_default ({env['AIRFLOW_CONN_SPARK_DEFAULT']})
   Logs         {home / 'logs'}
@@ -229,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             listed = check_dags(base, user_password, args.timeout)
             say(f"REST API lists {listed}; health OK — stopping (--check)")
             return 0
-        say("running; Ctrl-C stops Airflow")
+        say("running; Ctrl-C (or `scripts/airflow_local.sh stop` elsewhere) stops Airflow")
         while all(p.poll() is None for p in procs.values()):
             time.sleep(2)
         dead = [n for n, p in procs.items() if p.poll() is not None]
@@ -243,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         stop(procs)
+        (home / PID_FILE).unlink(missing_ok=True)
         say("stopped" + (" (signal)" if stopping else ""))
 
 

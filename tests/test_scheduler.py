@@ -160,7 +160,7 @@ def test_scheduler_runs_a_three_hour_backfill(pg_server, dbs, tmp_path_factory, 
 @pytest.mark.scheduler
 def test_local_airflow_script_comes_up_with_both_dags():
     """``scripts/airflow_local.sh --check``: embedded PostgreSQL, migrate, api-server + dag-processor +
-    scheduler healthy, login through the REST API, both DAGs listed without import errors, all stopped."""
+    scheduler + triggerer healthy, login through the REST API, both DAGs listed without import errors, all stopped."""
     import shutil
     import signal
     import subprocess
@@ -183,6 +183,10 @@ def test_local_airflow_script_comes_up_with_both_dags():
         elapsed = time.perf_counter() - started
         logs = tail(state / "airflow" / "logs" / "api-server.out")
         env_file = (state / "airflow" / "env.sh").read_text() if (state / "airflow" / "env.sh").exists() else ""
+        # `stop` (make airflow-stop): nothing of Airflow is left (--check stopped it), the embedded PostgreSQL is
+        stopped = subprocess.run([str(REPO / "scripts" / "airflow_local.sh"), "stop"], env=env,
+                                 capture_output=True, text=True, timeout=120, cwd=str(REPO))
+        pg_running_after_stop = EmbeddedPostgres(state / "pgdata").is_running()
     finally:
         try:
             EmbeddedPostgres(state / "pgdata").stop()
@@ -195,6 +199,9 @@ def test_local_airflow_script_comes_up_with_both_dags():
     print(f"\nairflow_local.sh --check: {elapsed:.1f}s")
     assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}\n{logs}"
     assert f"http://localhost:{port}   login: admin / " in proc.stdout
-    assert "REST API lists ['mcq_analytics_batch', 'mcq_analytics_spark']" in proc.stdout
+    assert "REST API lists ['mcq_analytics_batch', 'mcq_analytics_reconcile', 'mcq_analytics_spark']" in proc.stdout
     assert proc.stdout.rstrip().endswith("stopped")
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert "embedded PostgreSQL stopped" in stopped.stdout
+    assert not pg_running_after_stop
     assert "export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=" in env_file
