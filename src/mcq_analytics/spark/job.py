@@ -351,7 +351,7 @@ def build_window(spark, source_url: str, warehouse_url: str, window: Window, out
     the rejects (shared by the pipelines) and one per fact table.
     """
     pipelines = list(outcomes)
-    with_buckets = any(p != "question_interaction_fact" for p in pipelines)
+    with_buckets = True  # one scope whichever facts a run builds: rows_read/rows_rejected mean one thing (§5)
     conf = spark.conf
     job_tag = ",".join(o.run_id for o in outcomes.values())
     staged: dict[str, Staged] = {}
@@ -380,7 +380,8 @@ def build_window(spark, source_url: str, warehouse_url: str, window: Window, out
         if per_shuffle > 0:
             conf.set("spark.sql.shuffle.partitions", str(shuffle_partitions(rows_read, per_shuffle)))
         facts = spark_facts.WindowFacts(src)
-        keys = {"question_interaction_fact": pd.DataFrame({"session_id": pd.Series(affected, dtype="int64")})}
+        sessions = pd.DataFrame({"session_id": pd.Series(affected, dtype="int64")})
+        keys = {p: sessions for p in pipelines if fact(p).delete_keys == "sessions"}
         if with_buckets:
             buckets = [tuple(r) for r in spark_facts.delete_keys(src, "test_summary_fact").collect()]
             bucket_keys = pd.DataFrame.from_records(buckets, columns=["test_id", "hour_start_us"]).astype("int64")
