@@ -439,10 +439,12 @@ def describe(exc: BaseException) -> str:
     return redact(line, url_secrets(os.environ.get("MCQ_SOURCE_URL"), os.environ.get("MCQ_WAREHOUSE_URL")))
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
-    args = parse_args(argv)
+class JobArgumentError(ValueError):
+    """Bad job arguments or environment: one line on stderr, exit 2."""
+
+
+def _window_and_pipelines(args: argparse.Namespace) -> tuple[Window, list[str], str, str]:
+    """The window (with the look-back ``--scan-start`` gives), the pipelines and the database URLs."""
     try:
         window = Window(parse_time(args.window_start), parse_time(args.window_end))
         if args.scan_start:
@@ -454,12 +456,40 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError("--lock-timeout must be at least 1 second")
         pipelines = resolve_pipelines(args.pipeline)
     except (WindowError, ValueError) as exc:
-        print(f"build_fact.py: error: {exc}", file=sys.stderr)
-        return 2
+        raise JobArgumentError(str(exc)) from None
     source_url = os.environ.get("MCQ_SOURCE_URL")
     warehouse_url = os.environ.get("MCQ_WAREHOUSE_URL")
     if not source_url or not warehouse_url:
-        print("build_fact.py: error: set MCQ_SOURCE_URL and MCQ_WAREHOUSE_URL in the environment", file=sys.stderr)
+        raise JobArgumentError("set MCQ_SOURCE_URL and MCQ_WAREHOUSE_URL in the environment")
+    return window, pipelines, source_url, warehouse_url
+
+
+def _report(args: argparse.Namespace, warehouse_url: str, window: Window, outcomes: dict[str, Outcome]) -> None:
+    """Hand the outcomes over: the result file, the metadata when the job runs by hand, the log."""
+    for outcome in outcomes.values():
+        if outcome.status != "success" and not outcome.error:
+            outcome.error = "not built"
+    if args.result_file:
+        Path(args.result_file).write_text(json.dumps([asdict(o) for o in outcomes.values()]), encoding="utf-8")
+    if args.manage_metadata:
+        for o in outcomes.values():
+            failed = o.status != "success"
+            metadata.finish_run(warehouse_url, o.pipeline, window, o.run_id, error=o.error if failed else None,
+                                rows_read=o.rows_read, rows_written=None if failed else o.rows_written,
+                                rows_rejected=None if failed else o.rows_rejected, engine="spark")
+    for o in outcomes.values():
+        log.info("%s %s: %s (read %d, written %d, rejected %d, %.1fs)%s", o.pipeline, window, o.status,
+                 o.rows_read, o.rows_written, o.rows_rejected, o.seconds, f": {o.error}" if o.error else "")
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    args = parse_args(argv)
+    try:
+        window, pipelines, source_url, warehouse_url = _window_and_pipelines(args)
+    except JobArgumentError as exc:
+        print(f"build_fact.py: error: {exc}", file=sys.stderr)
         return 2
     run_ids = resolve_run_ids(args.run_id, pipelines, window)
     outcomes = {p: Outcome(p, run_ids[p]) for p in pipelines}
@@ -480,20 +510,7 @@ def main(argv: list[str] | None = None) -> int:
                 outcome.error = f"{describe(exc)}"
     finally:
         drop_staging(warehouse_url, staging)
-        for outcome in outcomes.values():
-            if outcome.status != "success" and not outcome.error:
-                outcome.error = "not built"
-        if args.result_file:
-            Path(args.result_file).write_text(json.dumps([asdict(o) for o in outcomes.values()]), encoding="utf-8")
-        if args.manage_metadata:
-            for o in outcomes.values():
-                failed = o.status != "success"
-                metadata.finish_run(warehouse_url, o.pipeline, window, o.run_id, error=o.error if failed else None,
-                                    rows_read=o.rows_read, rows_written=None if failed else o.rows_written,
-                                    rows_rejected=None if failed else o.rows_rejected, engine="spark")
-        for o in outcomes.values():
-            log.info("%s %s: %s (read %d, written %d, rejected %d, %.1fs)%s", o.pipeline, window, o.status,
-                     o.rows_read, o.rows_written, o.rows_rejected, o.seconds, f": {o.error}" if o.error else "")
+        _report(args, warehouse_url, window, outcomes)
         if spark is not None:
             spark.stop()
     return 0 if all(o.status == "success" for o in outcomes.values()) else 1

@@ -97,10 +97,8 @@ def _run_subprocess(argv: list[str], env: dict[str, str], log_path: Path, timeou
         try:
             return proc.wait(timeout=timeout)
         except BaseException:  # timeout, KeyboardInterrupt, task kill: take the whole job down
-            try:
+            with suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             proc.wait()
             raise
 
@@ -151,10 +149,29 @@ def _submit_window(settings: Settings, source_url: str, warehouse_url: str, wind
     if expected_rows is None and is_local(settings.spark_master):
         with suppress(psycopg.Error):  # only sizes the JVM; the job reports a source that is down
             expected_rows = affected_answer_rows(source_url, window)
+    t0 = time.perf_counter()
+    reported, error, log_path = _run_job(settings, source_url, warehouse_url, window, pipelines, run_ids,
+                                         triggered_by, expected_rows, error)
+    seconds = time.perf_counter() - t0
+    results = []
+    for pipeline in pipelines:
+        result = _pipeline_result(pipeline, window, run_ids[pipeline], reported.get(pipeline), error, log_path,
+                                  seconds, seen, source_url, warehouse_url, final)
+        if result.status != "success" and progress is None:  # with progress, the caller shows the error
+            log.error("%s %s failed: %s", pipeline, window, result.error)
+        results.append(result)
+        if progress:
+            progress(result)
+    return results
+
+
+def _run_job(settings: Settings, source_url: str, warehouse_url: str, window: Window, pipelines: Sequence[str],
+             run_ids: dict[str, str], triggered_by: str, expected_rows: int | None,
+             error: str | None) -> tuple[dict[str, dict], str | None, Path | None]:
+    """Submit the job and wait: (each pipeline's reported result, the job's error in one line, its log)."""
     work_dir = settings.state_dir / "spark"
     reported: dict[str, dict] = {}
     log_path: Path | None = None
-    t0 = time.perf_counter()
     try:
         if error is not None:  # reported like a failed preflight, one line for every pipeline
             raise SparkEngineError(error)
@@ -184,43 +201,40 @@ def _submit_window(settings: Settings, source_url: str, warehouse_url: str, wind
         error = str(exc)
     except Exception as exc:
         error = f"spark job could not run: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
-    seconds = time.perf_counter() - t0
     with suppress(OSError):
         prune_logs(work_dir)
-    results = []
-    for pipeline in pipelines:
-        got = reported.get(pipeline)
-        result = PipelineResult(pipeline, window, run_ids[pipeline], "failed", "spark", seconds=seconds)
-        if got:
-            result.status = got["status"]
-            result.error = got.get("error")
-            if result.error and log_path is not None:
-                result.error = f"{result.error}; log: {log_path}"
-            result.rows_read = got.get("rows_read") or 0
-            result.rows_written = got.get("rows_written") or 0
-            result.rows_rejected = got.get("rows_rejected") or 0
-        else:
-            result.error = error or "spark job reported no result"
-        if result.status == "success" and seen is not None:
-            try:
-                seen.record(warehouse_url, pipeline)
-            except Exception as exc:  # the facts are in, but reconcile would not know what they saw: rerun it
-                result.status = "failed"
-                result.error = f"recording the source fingerprints failed: {type(exc).__name__}: {exc}"
-        if result.status != "success" and not result.error:
-            result.error = "spark job failed"
-        if result.error:  # the job's log tail could quote anything: no password leaves this function
-            result.error = redact(result.error, url_secrets(source_url, warehouse_url))
-        counts = got or {}
-        result.outcome = metadata.finish_run(
-            warehouse_url, pipeline, window, run_ids[pipeline],
-            error=result.error if result.status != "success" else None,
-            rows_read=counts.get("rows_read"), rows_written=counts.get("rows_written"),
-            rows_rejected=counts.get("rows_rejected"), engine="spark", final=final,
-        )
-        if result.status != "success" and progress is None:  # with progress, the caller shows the error
-            log.error("%s %s failed: %s", pipeline, window, result.error)
-        results.append(result)
-        if progress:
-            progress(result)
-    return results
+    return reported, error, log_path
+
+
+def _pipeline_result(pipeline: str, window: Window, run_id: str, got: dict | None, error: str | None,
+                     log_path: Path | None, seconds: float, seen: SourceHours | None, source_url: str,
+                     warehouse_url: str, final: bool) -> PipelineResult:
+    """One pipeline's result of the job, its fingerprints recorded on success and its run finished."""
+    result = PipelineResult(pipeline, window, run_id, "failed", "spark", seconds=seconds)
+    if got:
+        result.status = got["status"]
+        result.error = got.get("error")
+        if result.error and log_path is not None:
+            result.error = f"{result.error}; log: {log_path}"
+        result.rows_read = got.get("rows_read") or 0
+        result.rows_written = got.get("rows_written") or 0
+        result.rows_rejected = got.get("rows_rejected") or 0
+    else:
+        result.error = error or "spark job reported no result"
+    if result.status == "success" and seen is not None:
+        try:
+            seen.record(warehouse_url, pipeline)
+        except Exception as exc:  # the facts are in, but reconcile would not know what they saw: rerun it
+            result.status = "failed"
+            result.error = f"recording the source fingerprints failed: {type(exc).__name__}: {exc}"
+    if result.status != "success" and not result.error:
+        result.error = "spark job failed"
+    if result.error:  # the job's log tail could quote anything: no password leaves this function
+        result.error = redact(result.error, url_secrets(source_url, warehouse_url))
+    counts = got or {}
+    result.outcome = metadata.finish_run(
+        warehouse_url, pipeline, window, run_id, error=result.error if result.status != "success" else None,
+        rows_read=counts.get("rows_read"), rows_written=counts.get("rows_written"),
+        rows_rejected=counts.get("rows_rejected"), engine="spark", final=final,
+    )
+    return result
