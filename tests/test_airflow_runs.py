@@ -173,7 +173,13 @@ STAND_IN_JOB = '''
 import os, sys
 import psycopg
 args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
-assert set(args) == {"--pipeline", "--window-start", "--window-end", "--run-id"}, sys.argv
+assert set(args) == {"--pipeline", "--window-start", "--window-end", "--run-id", "--scan-start", "--lock-timeout"}, \
+    sys.argv
+from datetime import datetime, timedelta
+# The change scan looks back MCQ_LOOKBACK_MINUTES (default 60) before the data interval; swaps wait at most 600 s.
+assert (datetime.fromisoformat(args["--window-start"]) - datetime.fromisoformat(args["--scan-start"])
+        == timedelta(minutes=60)), sys.argv
+assert args["--lock-timeout"] == "600", sys.argv
 assert not any("postgresql://" in a for a in sys.argv), "a database URL on the command line"
 assert os.environ["MCQ_SOURCE_URL"].startswith("postgresql://")
 if args["--pipeline"] == "test_funnel_fact":

@@ -13,7 +13,7 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
-from contextlib import closing
+from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,9 @@ from mcq_analytics.airflow import support
 from mcq_analytics.config import ENGINES, ConfigError, Settings
 from mcq_analytics.connections import Databases
 from mcq_analytics.facts import FACT_NAMES, fact
+from mcq_analytics.locks import PipelineBusy, pipeline_run_locks
 from mcq_analytics.paths import SPARK_JOBS_DIR
-from mcq_analytics.pipeline import PipelineResult
+from mcq_analytics.pipeline import PipelineResult, SourceHours
 from mcq_analytics.spark.submit import submit_settings
 from mcq_analytics.windows import Window
 
@@ -175,24 +176,43 @@ class SparkFactSubmitOperator(SparkSubmitOperator):
         run_id, triggered, final = support.attempt_from_context(context, self.pipeline)
         warehouse_url = support.connection_url(self.warehouse_conn_id)
         source_url = support.connection_url(self.source_conn_id)
-        metadata.ensure_watermarks(source_url, warehouse_url, [self.pipeline], window)
-        metadata.begin_run(warehouse_url, self.pipeline, window, "spark", run_id, triggered)
-        self._open_run = (warehouse_url, window, run_id, final)
         try:
-            # The one job assembly run_etl.py uses too (conf, JDBC driver, package zip, environment), checked
-            # before submitting; set before super().execute() builds the provider's hook, which copies them.
-            job = submit_settings(support.spark_master(self.spark_conn_id), source_url, warehouse_url,
-                                  conf=self.conf, jars=self.jars, env=self.env_vars, python=sys.executable)
-            env = dict(job["env_vars"])
-            if shutil.which("spark-submit") is None:  # a worker started without the venv's bin on PATH
-                env.setdefault("PATH", os.pathsep.join([str(Path(sys.executable).parent),
-                                                        os.environ.get("PATH", "")]))
-            self.conf, self.jars, self.py_files, self.env_vars = job["conf"], job["jars"], job["py_files"], env
-            super().execute(context)
-        except BaseException as exc:
-            self._finish(error=f"spark job failed: {type(exc).__name__}: {exc}")
-            raise
-        self._finish(error=None)
+            settings = support.settings_from_environment()
+        except ConfigError as exc:
+            raise FactBuildFailed(f"{self.pipeline}: {exc}") from None
+        # The same guarantees as run_etl.py (docs/operations.md): the change scan looks back, swaps wait a
+        # bounded time, one run of the pipeline at a time, and what the run saw is fingerprinted for reconcile.
+        window = dataclasses.replace(window, lookback=settings.lookback)
+        self.application_args = [*self.application_args, "--scan-start", window.scan_start.isoformat(),
+                                 "--lock-timeout", str(settings.lock_timeout_seconds)]
+        metadata.ensure_watermarks(source_url, warehouse_url, [self.pipeline], window)
+        with ExitStack() as held:
+            try:
+                held.enter_context(pipeline_run_locks(warehouse_url, [self.pipeline], settings.lock_timeout_seconds))
+            except PipelineBusy as exc:
+                metadata.record_refused_run(warehouse_url, self.pipeline, window, run_id, "spark", triggered,
+                                            str(exc))
+                raise FactBuildFailed(f"{self.pipeline} {window}: {exc}") from None
+            metadata.begin_run(warehouse_url, self.pipeline, window, "spark", run_id, triggered)
+            metadata.abandon_orphaned_runs(warehouse_url, self.pipeline, run_id)
+            self._open_run = (warehouse_url, window, run_id, final)
+            try:
+                seen = SourceHours.take(source_url, window)
+                # The one job assembly run_etl.py uses too (conf, JDBC driver, package zip, environment),
+                # checked before submitting; set before super().execute() builds the provider's hook.
+                job = submit_settings(support.spark_master(self.spark_conn_id), source_url, warehouse_url,
+                                      conf=self.conf, jars=self.jars, env=self.env_vars, python=sys.executable)
+                env = dict(job["env_vars"])
+                if shutil.which("spark-submit") is None:  # a worker started without the venv's bin on PATH
+                    env.setdefault("PATH", os.pathsep.join([str(Path(sys.executable).parent),
+                                                            os.environ.get("PATH", "")]))
+                self.conf, self.jars, self.py_files, self.env_vars = job["conf"], job["jars"], job["py_files"], env
+                super().execute(context)
+                seen.record(warehouse_url, self.pipeline)
+            except BaseException as exc:
+                self._finish(error=f"spark job failed: {type(exc).__name__}: {exc}")
+                raise
+            self._finish(error=None)
         counts = support.run_log_counts(warehouse_url, run_id)
         announce_build(self, context, warehouse_url, window, run_id, "spark", counts)
         return {"run_id": run_id, "engine": "spark", **counts}
