@@ -1,4 +1,4 @@
-"""Which windows a run processes: an explicit range hour by hour, or catch-up from the watermark."""
+"""Which windows a run processes: the active hours of a range one by one, its quiet stretches as one window each."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime
 import psycopg
 
 from mcq_analytics.paths import read_sql
-from mcq_analytics.windows import HOUR, Window, floor_hour, hourly_windows
+from mcq_analytics.windows import HOUR, Window, floor_hour
 
 
 def first_activity_hour(source_url: str) -> datetime | None:
@@ -27,6 +27,11 @@ def catch_up_windows(source_url: str, start: datetime, end: datetime) -> list[Wi
     with psycopg.connect(source_url) as conn:
         active = [row[0] for row in conn.execute(
             read_sql("extract/active_hours.sql"), {"range_start": start, "range_end": end})]
+    return windows_around(start, end, active)
+
+
+def windows_around(start: datetime, end: datetime, active: list[datetime]) -> list[Window]:
+    """``[start, end)`` cut into one window per active hour (sorted hour starts) and one per quiet stretch."""
     windows: list[Window] = []
     cursor = start
     for hour in active:
@@ -40,6 +45,3 @@ def catch_up_windows(source_url: str, start: datetime, end: datetime) -> list[Wi
         windows.append(Window(cursor, end))
     return windows
 
-
-def explicit_windows(start: datetime, end: datetime) -> list[Window]:
-    return list(hourly_windows(start, end))

@@ -219,7 +219,7 @@ def _rate(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     return (numerator / denominator.where(denominator != 0)).astype("float64")
 
 
-def test_summaries(outcomes: pd.DataFrame) -> pd.DataFrame:
+def summaries_by_cohort(outcomes: pd.DataFrame) -> pd.DataFrame:
     keys = ["test_id", "hour_start_us"]
     grouped = outcomes.groupby(keys, sort=True)
     scores = outcomes.loc[outcomes["has_submission"]].groupby(keys)["score_pct"]
@@ -242,7 +242,7 @@ def test_summaries(outcomes: pd.DataFrame) -> pd.DataFrame:
     return out[columns].reset_index()
 
 
-def test_funnels(outcomes: pd.DataFrame) -> pd.DataFrame:
+def funnels_by_cohort(outcomes: pd.DataFrame) -> pd.DataFrame:
     keys = ["test_id", "hour_start_us"]
     engaged = outcomes["is_engaged"]
     submitted = engaged & outcomes["has_submission"]
@@ -409,8 +409,8 @@ class WindowFacts:
 #: The Pandas engine's definition of each registered fact (``facts.REGISTRY``), from a window's shared work.
 FACT_BUILDERS: dict[str, Callable[[WindowFacts], pd.DataFrame]] = {
     "question_interaction_fact": lambda w: question_interactions(w.finals, w.src.affected_ids),
-    "test_summary_fact": lambda w: test_summaries(w.outcomes),
-    "test_funnel_fact": lambda w: test_funnels(w.outcomes),
+    "test_summary_fact": lambda w: summaries_by_cohort(w.outcomes),
+    "test_funnel_fact": lambda w: funnels_by_cohort(w.outcomes),
     "item_statistics_fact": lambda w: item_statistics(w.item_scores),
     "option_choice_fact": lambda w: option_choices(w.item_scores),
 }

@@ -208,7 +208,7 @@ def _count_if(condition: Column) -> Column:
     return F.sum(F.when(condition, F.lit(1)).otherwise(F.lit(0)))
 
 
-def test_summaries(outcomes: DataFrame) -> DataFrame:
+def summaries_by_cohort(outcomes: DataFrame) -> DataFrame:
     score = F.when(F.col("has_submission"), F.col("score_pct"))
     out = outcomes.groupBy("test_id", "hour_start_us").agg(
         F.count(F.lit(1)).alias("sessions_started"),
@@ -228,7 +228,7 @@ def test_summaries(outcomes: DataFrame) -> DataFrame:
             "pass_rate"), "avg_duration_seconds", "avg_questions_answered")
 
 
-def test_funnels(outcomes: DataFrame) -> DataFrame:
+def funnels_by_cohort(outcomes: DataFrame) -> DataFrame:
     engaged = F.col("is_engaged")
     submitted = engaged & F.col("has_submission")
     passed = submitted & F.col("is_passed")
@@ -384,8 +384,8 @@ class WindowFacts:
 #: The Spark engine's definition of each registered fact (``facts.REGISTRY``), from a window's shared work.
 FACT_BUILDERS: dict[str, Callable[[WindowFacts], DataFrame]] = {
     "question_interaction_fact": lambda w: question_interactions(w.finals, w.src.affected),
-    "test_summary_fact": lambda w: test_summaries(w.outcomes),
-    "test_funnel_fact": lambda w: test_funnels(w.outcomes),
+    "test_summary_fact": lambda w: summaries_by_cohort(w.outcomes),
+    "test_funnel_fact": lambda w: funnels_by_cohort(w.outcomes),
     "item_statistics_fact": lambda w: item_statistics(w.item_scores),
     "option_choice_fact": lambda w: option_choices(w.item_scores),
 }
