@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from helpers import assert_facts_equal, free_port  # noqa: F401  (re-exported to the Airflow tests)
 
 from mcq_analytics.facts import FACT_NAMES
 
@@ -37,24 +38,8 @@ def sqlalchemy_url(libpq_url: str) -> str:
     return urlunsplit(urlsplit(libpq_url)._replace(scheme="postgresql+psycopg2"))
 
 
-def assert_facts_equal(got: dict[str, list[tuple]], expected: dict[str, list[tuple]], rel: float = 1e-9) -> None:
-    """Fact rows equal, floats to ``rel`` relative (the contract's tolerance: sums may add up in another order)."""
-    import math
-
-    assert set(got) == set(expected)
-    for fact, rows in expected.items():
-        assert len(got[fact]) == len(rows), f"{fact}: {len(got[fact])} rows, expected {len(rows)}"
-        for have, want in zip(got[fact], rows, strict=True):
-            same = len(have) == len(want) and all(
-                math.isclose(h, w, rel_tol=rel) if isinstance(w, float) and isinstance(h, float) else h == w
-                for h, w in zip(have, want, strict=True))
-            assert same, f"{fact}: {have} != {want}"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def clean_environ() -> dict[str, str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -63,3 +65,33 @@ def fetch_rejects(url: str, pipeline: str | None = None) -> list[tuple]:
 
 def fetch_all_facts(url: str, schema: str = "analytics") -> dict[str, list[tuple]]:
     return {fact: fetch_fact(url, fact, schema) for fact in FACT_COLUMNS}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now (servers the tests start bind it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def assert_rows_equal(actual: list[tuple], expected: list[tuple], rel: float = 1e-9) -> None:
+    """Rows equal, expected floats to ``rel`` relative (the contract's tolerance: sums may add up in another
+    order); everything else exactly."""
+    assert len(actual) == len(expected), f"{len(actual)} rows, expected {len(expected)}: {actual}"
+    for got, want in zip(actual, expected, strict=True):
+        assert len(got) == len(want), f"{got} != {want}"
+        for g, w in zip(got, want, strict=True):
+            if isinstance(w, float) and g is not None:
+                assert math.isclose(g, w, rel_tol=rel), f"{got} != {want}"
+            else:
+                assert g == w, f"{got} != {want}"
+
+
+def assert_facts_equal(got: dict[str, list[tuple]], expected: dict[str, list[tuple]], rel: float = 1e-9) -> None:
+    """Every fact's rows equal (``assert_rows_equal``), and the same facts on both sides."""
+    assert set(got) == set(expected)
+    for fact, rows in expected.items():
+        try:
+            assert_rows_equal(got[fact], rows, rel)
+        except AssertionError as exc:
+            raise AssertionError(f"{fact}: {exc}") from None

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -23,7 +22,7 @@ from urllib.parse import quote
 import psycopg
 import pytest
 from aiosmtpd.controller import Controller
-from helpers import at
+from helpers import at, free_port
 from test_contract import seed_platform
 
 from mcq_analytics import alerts, metadata
@@ -80,10 +79,6 @@ def webhook():
     server.server_close()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -3,10 +3,8 @@ PostgreSQL, with the expected rows written out."""
 
 from __future__ import annotations
 
-import math
-
 import pytest
-from helpers import at, fetch_fact, fetch_rejects, insert
+from helpers import assert_rows_equal, at, fetch_fact, fetch_rejects, insert
 
 from mcq_analytics.pipeline import PIPELINES, run_pandas_window
 from mcq_analytics.windows import Window
@@ -120,15 +118,6 @@ SUBMISSION_REJECTS = [
 ]
 
 
-def assert_rows_equal(actual: list[tuple], expected: list[tuple]) -> None:
-    assert len(actual) == len(expected), f"{len(actual)} rows, expected {len(expected)}: {actual}"
-    for got, want in zip(actual, expected, strict=True):
-        assert len(got) == len(want)
-        for g, w in zip(got, want, strict=True):
-            if isinstance(w, float) and g is not None:
-                assert math.isclose(g, w, rel_tol=1e-9), f"{got} != {want}"
-            else:
-                assert g == w, f"{got} != {want}"
 
 
 @pytest.fixture

@@ -4,29 +4,16 @@ recompute, which also equals the in-database SQL reference; every deliberately b
 
 from __future__ import annotations
 
-import math
 import random
 import uuid
 
 import pytest
-from helpers import fetch_all_facts, fetch_rejects
+from helpers import assert_facts_equal, fetch_all_facts, fetch_rejects
 
 from mcq_analytics.generator import GeneratorConfig, generate
 from mcq_analytics.pipeline import run_pandas_window
 from mcq_analytics.reference import run_reference
 from mcq_analytics.windows import Window, hourly_windows
-
-
-def facts_close(a: dict[str, list[tuple]], b: dict[str, list[tuple]]) -> None:
-    assert a.keys() == b.keys()
-    for fact in a:
-        assert len(a[fact]) == len(b[fact]), f"{fact}: {len(a[fact])} rows vs {len(b[fact])}"
-        for x, y in zip(a[fact], b[fact], strict=True):
-            for u, v in zip(x, y, strict=True):
-                if isinstance(u, float) and isinstance(v, float):
-                    assert math.isclose(u, v, rel_tol=1e-9), f"{fact}: {x} != {y}"
-                else:
-                    assert u == v, f"{fact}: {x} != {y}"
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +56,11 @@ def test_any_order_of_windows_equals_a_full_recompute(generated):
     for order in (hours, hours[::-1], shuffled):
         warehouse = new_warehouse()
         run_windows(source_url, warehouse, order)
-        facts_close(fetch_all_facts(warehouse), expected)
+        assert_facts_equal(fetch_all_facts(warehouse), expected)
         assert fetch_rejects(warehouse) == fetch_rejects(full)
 
     run_windows(source_url, full, [hours[1]])  # a re-run changes nothing
-    facts_close(fetch_all_facts(full), expected)
+    assert_facts_equal(fetch_all_facts(full), expected)
 
 
 def test_full_recompute_equals_the_in_database_reference(generated):
@@ -82,7 +69,7 @@ def test_full_recompute_equals_the_in_database_reference(generated):
     warehouse = new_warehouse()
     run_windows(source_url, warehouse, [Window(first, last)])
     run_reference(source_url, None, None)
-    facts_close(fetch_all_facts(source_url, schema="mcq_reference"), fetch_all_facts(warehouse))
+    assert_facts_equal(fetch_all_facts(source_url, schema="mcq_reference"), fetch_all_facts(warehouse))
 
 
 def test_every_deliberately_bad_row_is_quarantined(generated):

@@ -22,6 +22,7 @@ from typing import Any
 import psycopg
 import pytest
 import yaml
+from helpers import free_port
 from psycopg.conninfo import conninfo_to_dict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -773,10 +774,6 @@ def test_airflow_init_refuses_placeholders_and_writes_the_password_file(tmp_path
 # --- The alert sink, fed by the real hooks --------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOCALHOST, 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_port(port: int, deadline: float) -> None:

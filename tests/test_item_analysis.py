@@ -18,8 +18,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 import pytest
-from helpers import fetch_fact
-from test_convergence import facts_close
+from helpers import assert_facts_equal, fetch_fact
 from test_reference import answer, h, insert, mcq_test, question, session, submission
 
 from mcq_analytics.facts import fact
@@ -304,7 +303,7 @@ def test_shuffled_hourly_windows_equal_one_full_window_and_the_reference(history
     # Integers only: equal exactly, no tolerance.
     assert {name: fetch_fact(warehouse, name) for name in ITEM_FACTS} == expected
     assert {name: fetch_fact(source, name, "mcq_reference") for name in ITEM_FACTS} == expected
-    facts_close({n: fetch_fact(source, n, "mcq_reference") for n in PIPELINES},
+    assert_facts_equal({n: fetch_fact(source, n, "mcq_reference") for n in PIPELINES},
                 {n: fetch_fact(full, n) for n in PIPELINES})
 
 

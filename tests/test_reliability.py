@@ -28,10 +28,9 @@ from pathlib import Path
 import psycopg
 import pytest
 from conftest import DatabasePair, PgServer
-from helpers import fetch_all_facts, fetch_rejects, insert
+from helpers import assert_facts_equal, fetch_all_facts, fetch_rejects, insert
 from psycopg import sql
 from test_cli import ROOT, assert_one_line_error, run_etl
-from test_convergence import facts_close
 
 from mcq_analytics.airflow.support import run_fact_build
 from mcq_analytics.config import ConfigError, load_settings
@@ -124,7 +123,7 @@ def recompute(source_url: str) -> dict[str, list[tuple]]:
 
 def assert_converged(live: DatabasePair, warehouse_url: str | None = None) -> None:
     """Every fact equals a full recompute of the current source."""
-    facts_close(fetch_all_facts(warehouse_url or live.warehouse_url), recompute(live.source_url))
+    assert_facts_equal(fetch_all_facts(warehouse_url or live.warehouse_url), recompute(live.source_url))
 
 
 def fact_keys(url: str, name: str, schema: str = "analytics") -> set[tuple]:

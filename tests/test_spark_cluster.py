@@ -20,9 +20,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from helpers import at, fetch_all_facts, fetch_rejects
+from helpers import assert_facts_equal, at, fetch_all_facts, fetch_rejects
 from test_contract import seed_platform
-from test_convergence import facts_close
 from test_spark_parity import assert_success, meta, new_warehouse, run_log, settings
 
 from mcq_analytics.engines import run_window
@@ -68,7 +67,7 @@ def test_cluster_facts_equal_pandas_after_shuffled_hourly_windows(spark_cluster,
 
     expected = fetch_all_facts(expected_url)
     assert all(expected.values()), "the generated data must fill every fact"
-    facts_close(fetch_all_facts(dbs.warehouse_url), expected)
+    assert_facts_equal(fetch_all_facts(dbs.warehouse_url), expected)
     assert fetch_rejects(dbs.warehouse_url) == fetch_rejects(expected_url)
     assert len(fetch_rejects(dbs.warehouse_url, "test_summary_fact")) == sum(report.bad.values())
     assert run_log(dbs.warehouse_url, "-") == run_log(expected_url, "-")
@@ -97,7 +96,7 @@ def test_run_etl_prod_with_a_spark_master_url_builds_the_pandas_facts(spark_clus
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert "1 window(s), 3 pipeline run(s): 3 succeeded, 0 failed" in proc.stdout
     expected_url = pandas_facts(pg_server, schema_templates, dbs.source_url, hours, tmp_path)
-    facts_close(fetch_all_facts(dbs.warehouse_url), fetch_all_facts(expected_url))
+    assert_facts_equal(fetch_all_facts(dbs.warehouse_url), fetch_all_facts(expected_url))
     assert fetch_rejects(dbs.warehouse_url) == fetch_rejects(expected_url)
     assert {(name, m["status"], m["engine"], m["watermark"]) for name, m in meta(dbs.warehouse_url).items()} \
         == {(name, "success", "spark", last) for name in FACT_NAMES}
@@ -177,5 +176,5 @@ def test_dynamic_allocation_starts_executors_for_the_job_and_gives_them_back(spa
     assert max(history) >= 1, history
     assert before_release[-1] == 0, history  # given back while the application was still up
     expected_url = pandas_facts(pg_server, schema_templates, dbs.source_url, [Window(at(0), at(60))], tmp_path)
-    facts_close(fetch_all_facts(dbs.warehouse_url), fetch_all_facts(expected_url))
+    assert_facts_equal(fetch_all_facts(dbs.warehouse_url), fetch_all_facts(expected_url))
     pg_server.drop_database(expected_url.rsplit("/", 1)[1])

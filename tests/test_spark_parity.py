@@ -25,7 +25,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from helpers import at, fetch_all_facts, fetch_fact, fetch_rejects, insert
+from helpers import assert_facts_equal, at, fetch_all_facts, fetch_fact, fetch_rejects, insert
 from test_contract import (
     EXPECTED_FUNNEL,
     EXPECTED_QIF,
@@ -35,7 +35,6 @@ from test_contract import (
     assert_rows_equal,
     seed_platform,
 )
-from test_convergence import facts_close
 
 from mcq_analytics.config import ConfigError, load_settings
 from mcq_analytics.engines import run_window
@@ -270,7 +269,7 @@ def test_spark_gives_every_expected_row_and_reject_of_the_hand_built_case(dbs, p
         assert_success(run_window("pandas", settings(tmp_path), dbs.source_url, pandas_wh, window))
     assert run_log(dbs.warehouse_url, "-") == run_log(pandas_wh, "-")
     # ... and the same rows of every fact, the item facts (no expected rows above) exactly.
-    facts_close(fetch_all_facts(dbs.warehouse_url), fetch_all_facts(pandas_wh))
+    assert_facts_equal(fetch_all_facts(dbs.warehouse_url), fetch_all_facts(pandas_wh))
     assert fetch_all_facts(dbs.warehouse_url)["option_choice_fact"], "the hand-built case scores attempts"
     pg_server.drop_database(pandas_wh.rsplit("/", 1)[1])
 
@@ -296,8 +295,8 @@ def test_spark_equals_pandas_on_generated_data_after_shuffled_hourly_windows(dbs
 
     expected = fetch_all_facts(pandas_hourly)
     assert all(expected.values()), "the generated data must fill every fact"
-    facts_close(fetch_all_facts(dbs.warehouse_url), expected)
-    facts_close(fetch_all_facts(dbs.warehouse_url), fetch_all_facts(pandas_full))
+    assert_facts_equal(fetch_all_facts(dbs.warehouse_url), expected)
+    assert_facts_equal(fetch_all_facts(dbs.warehouse_url), fetch_all_facts(pandas_full))
     assert fetch_rejects(dbs.warehouse_url) == fetch_rejects(pandas_hourly)
     assert len(fetch_rejects(dbs.warehouse_url, "test_summary_fact")) == sum(report.bad.values())
     assert run_log(dbs.warehouse_url, "-") == run_log(pandas_hourly, "-")  # per window: same rows read/written
