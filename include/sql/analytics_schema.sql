@@ -183,3 +183,30 @@ CREATE TABLE IF NOT EXISTS analytics.etl_source_hours (
 ALTER TABLE analytics.etl_run_log DROP CONSTRAINT IF EXISTS etl_run_log_status_check;
 ALTER TABLE analytics.etl_run_log ADD CONSTRAINT etl_run_log_status_check
     CHECK (status IN ('running', 'success', 'failed', 'abandoned'));
+
+-- Item review (docs/item_analysis.md "The review DAG"): one row per flag of an item (option NULL) or of a
+-- distractor, as analytics.item_analysis / analytics.option_analysis report it over the review's trailing
+-- range. A row is open while resolved_at IS NULL (at most one open row per item, option and flag); when the
+-- flag no longer holds it is resolved, and a later recurrence opens a new row. announced_at /
+-- resolution_announced_at record the one notice of each (the review never announces twice).
+CREATE TABLE IF NOT EXISTS analytics.item_review (
+    review_id               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    test_id                 BIGINT NOT NULL,
+    question_id             BIGINT NOT NULL,
+    option                  SMALLINT,
+    flag                    TEXT NOT NULL,
+    attempts                BIGINT NOT NULL,
+    facility                DOUBLE PRECISION,
+    discrimination_index    DOUBLE PRECISION,
+    point_biserial          DOUBLE PRECISION,
+    share                   DOUBLE PRECISION,
+    range_start             TIMESTAMPTZ NOT NULL,
+    range_end               TIMESTAMPTZ NOT NULL,
+    first_flagged_at        TIMESTAMPTZ NOT NULL,
+    last_seen_at            TIMESTAMPTZ NOT NULL,
+    resolved_at             TIMESTAMPTZ,
+    announced_at            TIMESTAMPTZ,
+    resolution_announced_at TIMESTAMPTZ
+);
+CREATE UNIQUE INDEX IF NOT EXISTS item_review_open
+    ON analytics.item_review (test_id, question_id, (COALESCE(option, -1)), flag) WHERE resolved_at IS NULL;

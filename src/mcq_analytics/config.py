@@ -42,6 +42,8 @@ class Settings:
     settle: timedelta = timedelta(minutes=5)
     lookback: timedelta = timedelta(hours=1)
     reconcile_days: int = 7
+    #: The item review's trailing range (``mcq_item_review``, docs/item_analysis.md).
+    item_review_days: int = 30
     #: How long a run waits for another run of the same pipeline (or a foreign lock) before failing.
     lock_timeout_seconds: int = 600
     #: A ``running`` row older than this is shown as stale (the Airflow build's execution timeout).
@@ -124,6 +126,7 @@ def load_settings(env: str, environ: dict[str, str] | None = None, root: Path = 
         settle=timedelta(minutes=_int(values, "MCQ_SETTLE_MINUTES", 5, minimum=0)),
         lookback=timedelta(minutes=_int(values, "MCQ_LOOKBACK_MINUTES", 60, minimum=0)),
         reconcile_days=_int(values, "MCQ_RECONCILE_DAYS", 7, minimum=1),
+        item_review_days=_int(values, "MCQ_ITEM_REVIEW_DAYS", 30, minimum=1),
         lock_timeout_seconds=_int(values, "MCQ_LOCK_TIMEOUT_SECONDS", 600, minimum=1),
         stale_after=timedelta(minutes=_int(values, "MCQ_STALE_RUN_MINUTES", 45, minimum=1)),
     )
