@@ -22,6 +22,7 @@ from mcq_analytics.airflow import support
 
 DAG_IDS = ("mcq_analytics_batch", "mcq_analytics_spark")
 RECONCILE_DAG_ID = "mcq_analytics_reconcile"
+ITEM_REVIEW_DAG_ID = "mcq_item_review"
 
 
 @pytest.fixture(scope="session")
@@ -114,10 +115,10 @@ def test_dag_files_import_cleanly_without_any_database(tmp_path):
     result = json.loads(lines[-1].removeprefix("PARSE "))
     assert result["errors"] == {}
     assert result["attempts"] == []
-    assert result["dags"] == sorted([*DAG_IDS, RECONCILE_DAG_ID])
+    assert result["dags"] == sorted([*DAG_IDS, RECONCILE_DAG_ID, ITEM_REVIEW_DAG_ID])
     assert result["warnings"] == []
     assert sorted(p.name for p in DAGS_DIR.glob("*.py")) == ["mcq_analytics_batch.py", "mcq_analytics_reconcile.py",
-                                                             "mcq_analytics_spark.py"]
+                                                             "mcq_analytics_spark.py", "mcq_item_review.py"]
 
 
 def test_dagbag_has_both_dags_and_no_import_errors(dagbag):
@@ -142,6 +143,27 @@ def test_reconcile_dag_is_daily_with_one_reconcile_task(dagbag):
         run_after=pendulum.datetime(2024, 6, 2, 12, tz="UTC"))
     assert (interval.start, interval.end) == (pendulum.datetime(2024, 6, 1, 3, 30, tz="UTC"),
                                               pendulum.datetime(2024, 6, 2, 3, 30, tz="UTC"))
+
+
+def test_item_review_dag_is_scheduled_on_the_item_statistics_asset(dagbag):
+    """Issue 14 item 5: ``mcq_item_review`` runs on updates of the item-statistics asset (not a clock), which
+    is the very asset both fact DAGs' ``item_statistics_fact.build`` tasks update."""
+    from airflow.sdk import Asset
+    from airflow.sdk.definitions.timetables.assets import AssetTriggeredTimetable
+
+    from mcq_analytics.facts import fact
+
+    dag = dagbag.dags[ITEM_REVIEW_DAG_ID]
+    declared = fact("item_statistics_fact")
+    asset = Asset(name=declared.asset_name, uri=declared.asset_uri, group="mcq_analytics")
+    assert isinstance(dag.timetable, AssetTriggeredTimetable)
+    assert list(dag.timetable.asset_condition.objects) == [asset]  # schedule=[asset]: AssetAll of the one asset
+    assert serialized(dag).timetable.summary == "Asset"
+    for dag_id in DAG_IDS:
+        assert dagbag.dags[dag_id].get_task("item_statistics_fact.build").outlets == [asset]
+    assert [t.task_id for t in dag.tasks] == ["review"]
+    assert (dag.catchup, dag.max_active_runs) == (False, 1)
+    assert (dag.params["days"], dag.params["min_attempts"]) == (None, 30)
 
 
 # -- schedule ------------------------------------------------------------------------------------

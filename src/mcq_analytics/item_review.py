@@ -40,7 +40,8 @@ FLAG_TEXTS: dict[str, tuple[str, str]] = {
         "the question hardly separates strong from weak students: ambiguous wording, a guessable or trivia "
         "item, or material not taught",
         "rewrite or replace it; review it with the distractors' figures"),
-    "too_hard": ("few get it right: not taught, ambiguous, or mis-keyed", "the key, the wording, whether it was taught"),
+    "too_hard": ("few get it right: not taught, ambiguous, or mis-keyed",
+                 "the key, the wording, whether it was taught"),
     "too_easy": ("nearly everyone gets it right: it tells nothing about differences between students",
                  "fine as a warm-up; otherwise make the distractors plausible"),
     "non_functional": (
@@ -127,9 +128,7 @@ def _announce(conn: psycopg.Connection, settings: Settings) -> tuple[int, int]:
         outcome = deliver(notice(row, settings.env), settings)
         if outcome and all(status == FAILED for status in outcome.values()):
             continue
-        column = "resolution_announced_at" if row["resolved"] else "announced_at"
-        conn.execute(f"UPDATE analytics.item_review SET {column} = now() WHERE review_id = %s",  # noqa: S608
-                     (row["review_id"],))
+        conn.execute(read_sql("review/mark.sql"), {"review_id": row["review_id"]})
         conn.commit()
         if row["resolved"]:
             resolved += 1

@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.providers.common.sql.operators.sql import SQLColumnCheckOperator, SQLTableCheckOperator
-from airflow.sdk import DAG, Asset, BaseOperator, CronDataIntervalTimetable, TaskGroup
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, Asset, BaseOperator, CronDataIntervalTimetable, Param, TaskGroup
 
 from mcq_analytics import facts as registry
 from mcq_analytics.airflow import support
@@ -232,4 +233,69 @@ def reconcile_dag() -> DAG:
         ReconcileOperator(task_id="reconcile",
                           doc_md="Plans with `reconcile.plan` and reprocesses the changed hours "
                                  "(`run_etl.py reconcile`; its alerts are sent by the runs themselves).")
+    return dag
+
+
+# -- the item review DAG -------------------------------------------------------------------------------
+ITEM_REVIEW_DAG_ID = "mcq_item_review"
+#: The asset whose updates trigger the review: every build of the item-statistics fact (either engine).
+ITEM_REVIEW_FACT = "item_statistics_fact"
+
+ITEM_REVIEW_DOC = """\
+## MCQ analytics — item review
+Runs each time `item_statistics_fact` is updated (Airflow asset scheduling, not a clock). Over the trailing
+range `[end − days, end)` — `days` from the run's param, else `MCQ_ITEM_REVIEW_DAYS` (30); `end` the latest
+`data_interval_end` of the triggering builds, or now for a manual run — it refreshes `analytics.item_review`
+from `analytics.item_analysis` / `analytics.option_analysis`: new flags are inserted and announced once on
+Slack and e-mail (the alert channels), flags that no longer hold are resolved and their resolution announced
+once; a re-run sends nothing. docs/item_analysis.md, "The review DAG".
+"""
+
+
+def triggered_end(context: Any) -> datetime | None:
+    """The review range's end: the latest ``data_interval_end`` of the triggering asset events (their extra,
+    else their source run), else the run's own data interval end; None (= now) for a manual run."""
+    ends: list[datetime] = []
+    for events in (context.get("triggering_asset_events") or {}).values():
+        for event in events:
+            value = (event.extra or {}).get("data_interval_end")
+            if value is None and getattr(event, "source_dag_run", None) is not None:
+                value = event.source_dag_run.data_interval_end
+            if value is not None:
+                ends.append(datetime.fromisoformat(value) if isinstance(value, str) else value)
+    if ends:
+        return max(ends)
+    dag_run = context.get("dag_run")
+    return getattr(dag_run, "data_interval_end", None) if dag_run is not None else None
+
+
+def run_item_review(**context: Any) -> dict[str, Any]:
+    """The review task: ``mcq_analytics.item_review.review`` on the warehouse of the callbacks' rule."""
+    from mcq_analytics import item_review
+    from mcq_analytics.airflow.callbacks import warehouse_url_for
+
+    settings = support.settings_from_environment()
+    params = context.get("params") or {}
+    days = item_review.review_days(params.get("days"), settings)
+    result = item_review.review(warehouse_url_for(settings), settings, end=triggered_end(context), days=days,
+                                min_attempts=int(params.get("min_attempts") or 30))
+    return {"range_start": result.range_start.isoformat(), "range_end": result.range_end.isoformat(),
+            "open_flags": result.open_flags, "announced": result.announced, "resolved": result.resolved}
+
+
+def item_review_dag() -> DAG:
+    """``mcq_item_review``: one ``review`` task, scheduled on the item-statistics asset (issue 14 item 5)."""
+    with DAG(dag_id=ITEM_REVIEW_DAG_ID, schedule=[fact_asset(ITEM_REVIEW_FACT)], start_date=START_DATE,
+             catchup=False, max_active_runs=1, dagrun_timeout=timedelta(hours=1),
+             default_args={**DEFAULT_ARGS, "execution_timeout": timedelta(minutes=30)},
+             tags=["mcq-analytics", "item-analysis"], doc_md=ITEM_REVIEW_DOC,
+             params={"days": Param(None, type=["null", "integer"], minimum=1,
+                                   description="Trailing range in days (empty: MCQ_ITEM_REVIEW_DAYS, 30)"),
+                     "min_attempts": Param(30, type="integer", minimum=1,
+                                           description="No flag below this many attempts")},
+             description="On each item_statistics_fact update: flag questions and options over the trailing "
+                         "MCQ_ITEM_REVIEW_DAYS days into analytics.item_review; announce new flags and "
+                         "resolutions once") as dag:
+        PythonOperator(task_id="review", python_callable=run_item_review,
+                       doc_md="`mcq_analytics.item_review.review` over the trailing range; returns the counts.")
     return dag
