@@ -122,22 +122,23 @@ class DagTestRun:
 
 def dag_test(env: AirflowEnv, dag_id: str, logical_dates: list[str], *, proc_env: dict[str, str],
              retries: int | None = None, application: str | None = None,
-             timeout: float = 600) -> list[DagTestRun]:
+             timeout: float = 600, conf: dict[str, Any] | None = None) -> list[DagTestRun]:
     """``dag.test(logical_date=…)`` for each date in turn, in one child process; the runs' outcomes.
 
     A manual run's data interval is the hour that *ends* at its logical date, so ``2024-06-01T11:00+00:00``
     processes [10:00, 11:00). ``retries`` overrides every task's retries with no delay between attempts;
-    ``application`` replaces the Spark build tasks' application file.
+    ``application`` replaces the Spark build tasks' application file; ``conf`` is each run's conf (params).
     """
     return dag_test_with_output(env, dag_id, logical_dates, proc_env=proc_env, retries=retries,
-                                application=application, timeout=timeout)[0]
+                                application=application, timeout=timeout, conf=conf)[0]
 
 
 def dag_test_with_output(env: AirflowEnv, dag_id: str, logical_dates: list[str], *, proc_env: dict[str, str],
                          retries: int | None = None, application: str | None = None,
-                         timeout: float = 600) -> tuple[list[DagTestRun], str]:
+                         timeout: float = 600, conf: dict[str, Any] | None = None) -> tuple[list[DagTestRun], str]:
     """``dag_test`` plus the child's output (``dag.test()`` writes the task logs there)."""
-    spec = {"dag_id": dag_id, "logical_dates": logical_dates, "retries": retries, "application": application}
+    spec = {"dag_id": dag_id, "logical_dates": logical_dates, "retries": retries, "application": application,
+            "conf": conf}
     proc = subprocess.run([sys.executable, __file__, "dag-test", json.dumps(spec)], env=proc_env,
                           capture_output=True, text=True, timeout=timeout, cwd=str(env.home))
     marker = [line for line in proc.stdout.splitlines() if line.startswith("DAG_TEST_RESULT ")]
@@ -168,7 +169,7 @@ def _dag_test_main(spec: dict[str, Any]) -> None:
     results = []
     for text in spec["logical_dates"]:
         t0 = time.perf_counter()
-        dr = dag.test(logical_date=datetime.fromisoformat(text))
+        dr = dag.test(logical_date=datetime.fromisoformat(text), run_conf=spec.get("conf"))
         results.append({
             "logical_date": text, "state": str(dr.state), "run_id": dr.run_id,
             "interval": [dr.data_interval_start.isoformat(), dr.data_interval_end.isoformat()],

@@ -103,3 +103,48 @@ def test_review_days_param_then_setting_then_default(settings) -> None:  # noqa:
     for bad, line in ((0, "at least 1, got 0"), ("x", "a whole number of days, got 'x'")):
         with pytest.raises(ValueError, match=line):
             review_days(bad, settings)
+
+
+def test_the_dag_runs_the_review_under_dag_test(dbs: Any, pg_server: Any, channels, tmp_path_factory) -> None:  # noqa: F811
+    """``mcq_item_review`` under ``dag.test()``: a manual run of the asset-scheduled DAG reviews the 30 days
+    before its logical date on the ``mcq_warehouse`` connection and announces through the Airflow
+    connections; a second run announces nothing."""
+    import os
+
+    from airflow_harness import airflow_env, dag_test
+
+    hook, box = channels
+    mis_keyed_test(dbs)
+    airflow = airflow_env(pg_server, tmp_path_factory.getbasetemp(), "item_review")
+    env = airflow.env(dbs.source_url, dbs.warehouse_url,
+                      AIRFLOW_CONN_SLACK_ALERTS=os.environ["AIRFLOW_CONN_SLACK_ALERTS"],
+                      AIRFLOW_CONN_SMTP_DEFAULT=os.environ["AIRFLOW_CONN_SMTP_DEFAULT"],
+                      MCQ_ALERT_EMAIL_TO="authors@example.com", MCQ_ITEM_REVIEW_DAYS="2")
+    runs = dag_test(airflow, "mcq_item_review", [h(12).isoformat(), h(13).isoformat()], proc_env=env,
+                    conf={"min_attempts": 6})
+    assert [(r.state, r.tasks) for r in runs] == [("success", {"review": "success"})] * 2
+    # The first run flags and announces the five flags of test 2; the second (an hour later) nothing.
+    assert query(dbs.warehouse_url, ROWS) == [
+        (2, 21, 3, "non_functional", 6, False), (2, 22, None, "negative_discrimination", 6, False),
+        (2, 23, None, "negative_discrimination", 6, False), (2, 23, 1, "attracts_strong_students", 6, False),
+        (2, 23, 3, "non_functional", 6, False)]
+    assert (len(hook.posts), len(box.mails)) == (5, 5)
+    assert box.mails[0]["to"] == ["authors@example.com"]
+    # MCQ_ITEM_REVIEW_DAYS=2 and the run's logical date (its data interval end) make the range.
+    assert query(dbs.warehouse_url, "SELECT DISTINCT range_start, range_end FROM analytics.item_review") == [
+        (h(13) - timedelta(days=2), h(13))]
+
+
+def test_the_range_ends_at_the_latest_triggering_interval_end() -> None:
+    """An asset-triggered run reviews up to the latest ``data_interval_end`` its triggering builds recorded
+    (their event extra, else their source run); a run without events uses its own interval; else now."""
+    from types import SimpleNamespace
+
+    from mcq_analytics.airflow.dag_factory import triggered_end
+
+    events = {"item_statistics_fact": [SimpleNamespace(extra={"data_interval_end": h(11).isoformat()}),
+                                       SimpleNamespace(extra={}, source_dag_run=SimpleNamespace(data_interval_end=h(13))),
+                                       SimpleNamespace(extra={"data_interval_end": h(12).isoformat()})]}
+    assert triggered_end({"triggering_asset_events": events}) == h(13)
+    assert triggered_end({"triggering_asset_events": {}, "dag_run": SimpleNamespace(data_interval_end=h(9))}) == h(9)
+    assert triggered_end({}) is None

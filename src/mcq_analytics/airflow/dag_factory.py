@@ -270,14 +270,14 @@ def triggered_end(context: Any) -> datetime | None:
 
 
 def run_item_review(**context: Any) -> dict[str, Any]:
-    """The review task: ``mcq_analytics.item_review.review`` on the warehouse of the callbacks' rule."""
+    """The review task: ``mcq_analytics.item_review.review`` on the ``mcq_warehouse`` connection's database."""
     from mcq_analytics import item_review
-    from mcq_analytics.airflow.callbacks import warehouse_url_for
 
     settings = support.settings_from_environment()
     params = context.get("params") or {}
     days = item_review.review_days(params.get("days"), settings)
-    result = item_review.review(warehouse_url_for(settings), settings, end=triggered_end(context), days=days,
+    warehouse_url = support.connection_url(support.WAREHOUSE_CONN_ID)
+    result = item_review.review(warehouse_url, settings, end=triggered_end(context), days=days,
                                 min_attempts=int(params.get("min_attempts") or 30))
     return {"range_start": result.range_start.isoformat(), "range_end": result.range_end.isoformat(),
             "open_flags": result.open_flags, "announced": result.announced, "resolved": result.resolved}
