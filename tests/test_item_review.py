@@ -142,8 +142,8 @@ def test_the_range_ends_at_the_latest_triggering_interval_end() -> None:
 
     from mcq_analytics.airflow.dag_factory import triggered_end
 
-    events = {"item_statistics_fact": [SimpleNamespace(extra={"data_interval_end": h(11).isoformat()}),
-                                       SimpleNamespace(extra={}, source_dag_run=SimpleNamespace(data_interval_end=h(13))),
+    from_run = SimpleNamespace(extra={}, source_dag_run=SimpleNamespace(data_interval_end=h(13)))
+    events = {"item_statistics_fact": [SimpleNamespace(extra={"data_interval_end": h(11).isoformat()}), from_run,
                                        SimpleNamespace(extra={"data_interval_end": h(12).isoformat()})]}
     assert triggered_end({"triggering_asset_events": events}) == h(13)
     assert triggered_end({"triggering_asset_events": {}, "dag_run": SimpleNamespace(data_interval_end=h(9))}) == h(9)
