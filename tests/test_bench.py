@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from mcq_bench import analysis, cli, scales
 
+from mcq_analytics.facts import FACT_NAMES
 from mcq_analytics.paths import PROJECT_ROOT
 
 
@@ -45,11 +46,19 @@ def test_tiny_benchmark_end_to_end(tmp_path: Path) -> None:
         assert runs["pandas"]["seconds"] > 0 and runs["pandas"]["peak_rss_mib"] > 0
         # Both implementations write the same number of fact rows for the window.
         reference, pandas = runs["reference"]["windows"][0]["written"], runs["pandas"]["windows"][0]["written"]
-        for fact in ("question_interaction_fact", "test_summary_fact", "test_funnel_fact"):
+        for fact in FACT_NAMES:
             assert pandas[fact] == reference[fact], fact
     backfill = b["backfill"]["runs"]
     assert len(backfill["pandas"]["windows"]) == len(backfill["reference"]["windows"]) == b["backfill"]["windows"]
     assert {c["query"] for c in b["explain"]} >= {"extract/affected_sessions.sql", "extract/answers.sql"}
+    # The read side on the history the backfill built: the range functions and every dashboard page.
+    queries = b["queries"]
+    assert set(queries["range_functions_ms"]) == {
+        "item_analysis, one test, all history", "option_analysis, one test, all history",
+        "test_reliability, one test, all history", "item_analysis, all tests, last 30 days",
+        "test_reliability, all tests, last 30 days"}
+    assert set(queries["dashboard_pages_ms"]) == {"overview", "test", "items", "health"}
+    assert all(ms > 0 for ms in [*queries["range_functions_ms"].values(), *queries["dashboard_pages_ms"].values()])
     assert "pandas_window_vs_reference" in report["targets"]
     assert "history_growth_pandas" in report["targets"]
 

@@ -9,6 +9,7 @@ from typing import Any
 from mcq_analytics.windows import HOUR, Window
 from mcq_bench.dataset import DataSet, add_dataset, affected_answers, analyze_source, load_history, reset_warehouse
 from mcq_bench.explain import explain_window_queries
+from mcq_bench.queries import time_queries
 from mcq_bench.runner import Context, Run
 from mcq_bench.scales import CATALOG_AT, HISTORY_START, ID_STRIDE
 
@@ -94,6 +95,12 @@ def run_benchmark(ctx: Context, report: dict[str, Any]) -> None:
     runs = measure_window(ctx, f"{count:,}-answer window", small.window, ctx.repeat, prime=scale.prime)
     phase_b["windows"][small.name] = {"window": small.window, "affected_answers": count, "runs": runs}
     phase_b["explain"] = explain_window_queries(ctx.source_url, small.window)
+    if "pandas" in ctx.engines:  # the facts of the whole history are in the warehouse now
+        phase_b["queries"] = queries = time_queries(ctx.warehouse_url)
+        for name, ms in {**queries.get("range_functions_ms", {}), **{
+                f"dashboard page {p} (all its queries)": v for p, v in queries.get("dashboard_pages_ms", {}).items()
+        }}.items():
+            ctx.say(f"  {name}: {ms:.1f} ms")
 
 
 def measure_backfill(ctx: Context, history: DataSet, spark_windows: int) -> dict[str, Any]:
