@@ -5,7 +5,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from mcq_analytics.airflow_support import DAG_FOR_ENGINE
+from mcq_analytics.airflow.support import DAG_FOR_ENGINE
 from mcq_analytics.dashboard import common
 from mcq_analytics.dashboard.charts import hour_tooltip, hour_x
 
