@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from mcq_analytics.facts import FACT_NAMES
 from mcq_analytics.metadata import read_metadata
 from mcq_analytics.spark.run import log_cause
 
@@ -72,7 +73,7 @@ def test_auto_runs_that_find_the_master_unreachable_fail_in_one_line_each(dbs, t
     cause = "Spark master spark://127.0.0.1:9 is unreachable: connection refused"
     failed = [line for line in proc.stdout.splitlines() if line.startswith("FAILED")]
     assert failed == [f"FAILED {p} [2024-06-01 00:00, 2024-06-01 01:00) UTC: {cause}"
-                      for p in ("question_interaction_fact", "test_summary_fact", "test_funnel_fact")]
+                      for p in FACT_NAMES]
     assert not any(noise in proc.stdout + proc.stderr for noise in JAVA_NOISE)
     meta = {m["pipeline_name"]: m for m in read_metadata(dbs.warehouse_url)}
     assert {(m["status"], m["engine"], m["last_error"]) for m in meta.values()} == {("failed", "spark", cause)}
@@ -89,7 +90,7 @@ def test_a_job_that_dies_in_spark_submit_reports_the_first_meaningful_line_and_i
                    warehouse_url=dbs.warehouse_url, MCQ_JDBC_JAR=a_jar(tmp_path), MCQ_SPARK_MASTER="bogus://x")
     assert proc.returncode == 1
     failed = [line for line in proc.stdout.splitlines() if line.startswith("FAILED")]
-    assert len(failed) == 3
+    assert len(failed) == len(FACT_NAMES)
     logs = sorted((tmp_path / "state" / "spark").glob("job-*.log"))
     assert len(logs) == 1
     for line in failed:

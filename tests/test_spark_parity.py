@@ -214,10 +214,12 @@ def test_the_package_zip_runs_with_its_own_sql(tmp_path):
     out = subprocess.run([sys.executable, "-c", probe], env=env, cwd=tmp_path, capture_output=True, text=True,
                          check=True).stdout.splitlines()
     assert out[0] == str(zip_path / "mcq_analytics" / "paths.py")
-    assert out[1:] == ["SELECT a.answer_id, a.session_id, a.question_id, a.selected_option,",
-                       "       (extract(epoch FROM a.answered_at) * 1000000)::bigint AS answered_us,",
-                       "       a.time_spent_ms",
-                       "  FROM answers a"]
+    assert out[1:] == [
+        "SELECT a.answer_id, a.session_id, a.question_id, a.selected_option,",
+        "       CASE WHEN a.answered_at >= '2000-01-01 00:00+00' AND a.answered_at < '2100-01-01 00:00+00'",
+        "            THEN (extract(epoch FROM a.answered_at) * 1000000)::bigint ELSE 0 END AS answered_us,",
+        "       a.time_spent_ms",
+        "  FROM answers a"]
 
 def test_auto_engine_counts_affected_answers_and_runs_pandas_below_the_threshold(dbs, tmp_path):
     seed_platform(dbs.source_url)
