@@ -149,8 +149,8 @@ def test_discriminating_items_an_item_everyone_gets_right_and_unused_distractors
     assert items(dbs.warehouse_url, rng=(h(11), h(12))) == []
 
 
-def test_a_mis_keyed_item_discriminates_negatively_and_its_true_key_attracts_strong_students(dbs: Any) -> None:
-    # Question 23's key says 2, but the answer is 1: the three strongest students pick 1.
+def mis_keyed_test(dbs: Any) -> None:
+    """Test 2, built hour 10: question 23's key says 2, but the answer is 1 — the three strongest students pick 1."""
     picks = {1: (1, 1, 1), 2: (1, 1, 1), 3: (1, 1, 1), 4: (1, 2, 2), 5: (2, 2, 2), 6: (2, 3, 2)}
     rows: list = [mcq_test(2), question(21, 2, options=3), question(22, 2, options=3),
                   question(23, 2, options=3, correct=2)]
@@ -159,6 +159,10 @@ def test_a_mis_keyed_item_discriminates_negatively_and_its_true_key_attracts_str
         rows += [answer(10 * s + i, s, 21 + i, option, h(10, 10 + i)) for i, option in enumerate(chosen)]
     insert(dbs.source_url, *rows)
     build(dbs, h(10), h(11))
+
+
+def test_a_mis_keyed_item_discriminates_negatively_and_its_true_key_attracts_strong_students(dbs: Any) -> None:
+    mis_keyed_test(dbs)
     # Item scores (21, 22, 23): s1-s3 (1, 1, 0), s4 (1, 0, 1), s5-s6 (0, 0, 1); X = 2, 2, 2, 2, 1, 1 points.
     close(items(dbs.warehouse_url, min_attempts=6), [
         (2, 21, 6, 6, 4, 100, 4 / 6, math.sqrt(4 / 15), None, 1.0, []),  # X = x + 1: the rest is constant

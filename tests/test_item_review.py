@@ -10,25 +10,13 @@ from typing import Any
 import psycopg
 import pytest
 from test_alerts import channels, mailbox, settings, webhook  # noqa: F401  (the loopback servers' fixtures)
-from test_item_analysis import build
-from test_reference import answer, h, insert, mcq_test, question, session, submission
+from test_item_analysis import mis_keyed_test
+from test_reference import h
 
 from mcq_analytics.item_review import review, review_days
 
 ROWS = "SELECT test_id, question_id, option, flag, attempts, resolved_at IS NOT NULL FROM analytics.item_review " \
        "ORDER BY test_id, question_id, option NULLS FIRST, flag"
-
-
-def mis_keyed_test(dbs: Any) -> None:
-    """Test 2 (test_item_analysis' mis-keyed case): question 23's key says 2, the strongest students pick 1."""
-    picks = {1: (1, 1, 1), 2: (1, 1, 1), 3: (1, 1, 1), 4: (1, 2, 2), 5: (2, 2, 2), 6: (2, 3, 2)}
-    rows: list = [mcq_test(2), question(21, 2, options=3), question(22, 2, options=3),
-                  question(23, 2, options=3, correct=2)]
-    for s, chosen in picks.items():
-        rows += [session(s, 2, s, h(10, s)), submission(s, s, h(10, 30), "1")]
-        rows += [answer(10 * s + i, s, 21 + i, option, h(10, 10 + i)) for i, option in enumerate(chosen)]
-    insert(dbs.source_url, *rows)
-    build(dbs, h(10), h(11))
 
 
 def query(url: str, sql: str) -> list[tuple]:
