@@ -368,7 +368,7 @@ def test_a_spark_job_killed_between_staging_and_swap_changes_nothing(dbs, tmp_pa
         worker = threading.Thread(target=lambda: results.extend(run.run_spark_window(
             settings(tmp_path), dbs.source_url, dbs.warehouse_url, Window(at(180), at(240)), run_ids=run_ids)))
         worker.start()
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + 900  # five facts staged on a loaded 2-core machine
         waiting = None
         while time.monotonic() < deadline and worker.is_alive() and not waiting:
             waiting = holder.execute(
