@@ -23,6 +23,7 @@ from airflow.sdk import BaseOperator, Context
 
 from mcq_analytics import metadata
 from mcq_analytics.airflow import support
+from mcq_analytics.airflow.lineage import LineageReporting
 from mcq_analytics.config import ENGINES, ConfigError, Settings
 from mcq_analytics.connections import Databases
 from mcq_analytics.facts import FACT_NAMES, fact
@@ -61,7 +62,7 @@ class FactBuildFailed(RuntimeError):
     """The fact build failed; its error is already recorded in ``etl_metadata``/``etl_run_log``."""
 
 
-class FactBuildOperator(BaseOperator):
+class FactBuildOperator(LineageReporting, BaseOperator):
     """Build one fact table for ``[window_start, window_end)`` through ``engines.run_window`` (as the CLI).
 
     ``engine`` is ``pandas``, ``spark`` or ``auto``; by default the worker's settings decide at run time
@@ -71,7 +72,8 @@ class FactBuildOperator(BaseOperator):
     (else ``MCQ_SPARK_MASTER``). The run-log id is ``<pipeline>__<dag_id>__<run_id>__try<n>`` (also the rows'
     ``etl_run_id``) and the engine that ran is recorded with it; an attempt Airflow will retry is recorded
     as failed without counting towards ``consecutive_failures``. Returns the run id, engine and row counts
-    (XCom); raises ``FactBuildFailed`` so the task fails when the build does.
+    (XCom); raises ``FactBuildFailed`` so the task fails when the build does. Reports OpenLineage
+    (``lineage.LineageReporting``): the fact's source tables in, the fact and ``etl_rejects`` out with the counts.
     """
 
     template_fields: Sequence[str] = ("window_start", "window_end")
@@ -101,6 +103,7 @@ class FactBuildOperator(BaseOperator):
             raise FactBuildFailed(f"{self.pipeline} {window}: {exc}") from None
         source_url = support.connection_url(self.source_conn_id)
         warehouse_url = support.connection_url(self.warehouse_conn_id)
+        self.record_lineage(source_url, warehouse_url)
         engine = self.engine or support.batch_engine(settings)
         try:
             engine, expected_rows = self._choose(engine, settings, source_url, window)
@@ -119,8 +122,12 @@ class FactBuildOperator(BaseOperator):
             raise FactBuildFailed(f"{self.pipeline} {window} failed on {result.engine}: {result.error}")
         counts = {"rows_read": result.rows_read, "rows_written": result.rows_written,
                   "rows_rejected": result.rows_rejected}
+        self.record_lineage(source_url, warehouse_url, {self.pipeline: result.rows_written}, result.rows_rejected)
         announce_build(self, context, warehouse_url, window, run_id, result.engine, counts, result.seconds)
         return {"run_id": run_id, "engine": result.engine, **counts}
+
+    def lineage_pipelines(self) -> list[str]:
+        return [self.pipeline]
 
     def _choose(self, engine: str, settings: Settings, source_url: str, window: Window) -> tuple[str, int | None]:
         """Resolve ``auto`` to the engine for this window (the same count and threshold as ``run_etl.py``)."""
@@ -138,7 +145,7 @@ class FactBuildOperator(BaseOperator):
         return chosen, rows
 
 
-class SparkFactSubmitOperator(SparkSubmitOperator):
+class SparkFactSubmitOperator(LineageReporting, SparkSubmitOperator):
     """``spark-submit`` of ``include/spark_jobs/build_fact.py`` for one fact, wrapped in the run bookkeeping.
 
     Before submitting it records the run ``running`` (``metadata.begin_run``); afterwards ``finish_run``
@@ -148,7 +155,8 @@ class SparkFactSubmitOperator(SparkSubmitOperator):
     variables ``MCQ_SOURCE_URL``/``MCQ_WAREHOUSE_URL``, filled from the Airflow connections at run time
     (never in the command line or the rendered template fields). Conf and the JDBC jar default to what
     ``run_etl.py --engine spark`` uses for the connection's master (``conf=``/``jars=`` override); the master
-    is read through ``BaseHook.get_connection``, as the provider's hook resolves it.
+    is read through ``BaseHook.get_connection``, as the provider's hook resolves it. Reports OpenLineage as
+    ``FactBuildOperator`` does, with the counts the job recorded.
     """
 
     template_fields: Sequence[str] = (*SparkSubmitOperator.template_fields, "window_start", "window_end")
@@ -176,6 +184,7 @@ class SparkFactSubmitOperator(SparkSubmitOperator):
         run_id, triggered, final = support.attempt_from_context(context, self.pipeline)
         warehouse_url = support.connection_url(self.warehouse_conn_id)
         source_url = support.connection_url(self.source_conn_id)
+        self.record_lineage(source_url, warehouse_url)
         try:
             settings = support.settings_from_environment()
         except ConfigError as exc:
@@ -214,8 +223,12 @@ class SparkFactSubmitOperator(SparkSubmitOperator):
                 raise
             self._finish(error=None)
         counts = support.run_log_counts(warehouse_url, run_id)
+        self.record_lineage(source_url, warehouse_url, {self.pipeline: counts["rows_written"]}, counts["rows_rejected"])
         announce_build(self, context, warehouse_url, window, run_id, "spark", counts)
         return {"run_id": run_id, "engine": "spark", **counts}
+
+    def lineage_pipelines(self) -> list[str]:
+        return [self.pipeline]
 
     def on_kill(self) -> None:
         self._finish(error="spark job killed (task terminated)")
@@ -229,11 +242,12 @@ class SparkFactSubmitOperator(SparkSubmitOperator):
         metadata.finish_run(warehouse_url, self.pipeline, window, run_id, error=error, engine="spark", final=final)
 
 
-class ReconcileOperator(BaseOperator):
+class ReconcileOperator(LineageReporting, BaseOperator):
     """``run_etl.py reconcile`` as a task: plan with ``reconcile.plan`` over the last ``MCQ_RECONCILE_DAYS``
     days before the watermarks, then reprocess every changed hour through the CLI's ``run_plan`` (same
     engine choice, same stop-at-first-failure rule, same alerts). Logs the changed hours and each result;
-    fails when any reprocessing run failed. Returns the hours and the results' totals (XCom)."""
+    fails when any reprocessing run failed. Returns the hours and the results' totals (XCom). Its OpenLineage:
+    the pipelines' source tables in, their facts and ``etl_rejects`` out with the rows the reprocessing wrote."""
 
     ui_color = "#fff3cd"
 
@@ -254,10 +268,12 @@ class ReconcileOperator(BaseOperator):
         except ConfigError as exc:
             raise FactBuildFailed(f"reconcile: {exc}") from None
         dbs = Databases(support.connection_url(self.source_conn_id), support.connection_url(self.warehouse_conn_id))
+        self.record_lineage(dbs.source_url, dbs.warehouse_url)
         plan = reconcile.plan(dbs.source_url, dbs.warehouse_url, self.pipelines, settings.reconcile_days)
         if not plan:
             self.log.info("reconciled: no processed hour of the last %d day(s) changed in the source",
                           settings.reconcile_days)
+            self.record_lineage(dbs.source_url, dbs.warehouse_url, {}, 0)
             return {"hours": [], "runs": 0, "failed": 0, "rows_written": 0, "rows_rejected": 0}
         self.log.info("reconcile: %d processed hour(s) changed in the source; reprocessing them", len(plan))
         for window, pipelines in plan.items():
@@ -270,6 +286,8 @@ class ReconcileOperator(BaseOperator):
                                triggered_by=support.triggered_by(ti.dag_id, context["dag_run"].run_id),
                                progress=self._log_result)
         failed = [r for r in results if r.status != "success"]
+        written = {name: sum(r.rows_written for r in results if r.pipeline == name) for name in self.pipelines}
+        self.record_lineage(dbs.source_url, dbs.warehouse_url, written, sum(r.rows_rejected for r in results))
         self.log.info("reconcile: %d pipeline run(s): %d succeeded, %d failed; %d fact rows written, %d rejects",
                       len(results), len(results) - len(failed), len(failed), sum(r.rows_written for r in results),
                       sum(r.rows_rejected for r in results))
@@ -279,6 +297,9 @@ class ReconcileOperator(BaseOperator):
         return {"hours": [w.start.isoformat() for w in plan], "runs": len(results), "failed": 0,
                 "rows_written": sum(r.rows_written for r in results),
                 "rows_rejected": sum(r.rows_rejected for r in results)}
+
+    def lineage_pipelines(self) -> list[str]:
+        return list(self.pipelines)
 
     def _log_result(self, result: PipelineResult) -> None:
         self.log.info("  %s  %s %s on %s: read %d, wrote %d, rejected %d rows in %.2fs%s", result.window,

@@ -1,0 +1,106 @@
+"""Issue 16 item 3: the custom operators' OpenLineage, emitted by the OpenLineage provider from real Airflow runs
+(``dag.test()``) through its file transport: a build's events name the fact's source tables as inputs and the
+fact table and ``analytics.etl_rejects`` as outputs, the COMPLETE event with the rows ``etl_run_log``
+recorded; with no transport configured nothing is emitted and nothing is logged about it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+from airflow_harness import airflow_env, dag_test_with_output
+from psycopg.rows import dict_row
+
+from mcq_analytics.airflow.lineage import postgres_dataset
+from mcq_analytics.facts import FACT_NAMES, fact
+from mcq_analytics.generator import GeneratorConfig, generate
+
+T0 = datetime(2024, 6, 1, 10, tzinfo=UTC)
+DAG_ID = "mcq_analytics_batch"
+
+
+@pytest.fixture(scope="module")
+def airflow(pg_server, tmp_path_factory):
+    return airflow_env(pg_server, tmp_path_factory.getbasetemp(), "lineage")
+
+
+def lineage_env(airflow, dbs, events_file: Path) -> dict[str, str]:
+    """The environment of a worker whose OpenLineage provider writes its events to ``events_file``."""
+    transport = {"type": "file", "log_file_path": str(events_file), "append": True}
+    return airflow.env(dbs.source_url, dbs.warehouse_url, AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps(transport),
+                       AIRFLOW__OPENLINEAGE__NAMESPACE="mcq_tests")
+
+
+def read_events(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def names(datasets: list[dict]) -> list[tuple[str, str]]:
+    return sorted((d["namespace"], d["name"]) for d in datasets)
+
+
+def row_counts(datasets: list[dict]) -> dict[str, int | None]:
+    return {d["name"]: d.get("outputFacets", {}).get("outputStatistics", {}).get("rowCount") for d in datasets}
+
+
+def test_postgres_dataset_names_follow_openlineage_naming():
+    url = "postgresql://mcq:s3cret@db.example:6543/warehouse?sslmode=require"
+    assert postgres_dataset(url, "analytics.etl_rejects") == ("postgres://db.example:6543",
+                                                              "warehouse.analytics.etl_rejects")
+    assert postgres_dataset("postgresql://mcq@localhost/source", "public.answers") == (
+        "postgres://localhost:5432", "source.public.answers")
+    assert postgres_dataset("postgresql:///source?host=pg&port=5433", "public.sessions") == (
+        "postgres://pg:5433", "source.public.sessions")
+
+
+def test_build_tasks_emit_sources_in_and_fact_and_rejects_out_with_the_recorded_counts(airflow, dbs, tmp_path):
+    generate(dbs.source_url, GeneratorConfig(seed=11, start=T0, hours=1, answers=600), reset=True)
+    events_file = tmp_path / "openlineage.jsonl"
+    runs, out = dag_test_with_output(airflow, DAG_ID, [(T0 + timedelta(hours=1)).isoformat()],
+                                     proc_env=lineage_env(airflow, dbs, events_file))
+    assert [r.state for r in runs] == ["success"], [r.tasks for r in runs]
+    assert "OpenLineage method failed" not in out
+
+    with psycopg.connect(dbs.warehouse_url, row_factory=dict_row) as conn:
+        logged = {r["pipeline_name"]: r for r in conn.execute("SELECT * FROM analytics.etl_run_log")}
+    assert sorted(logged) == sorted(FACT_NAMES)
+    source = urlsplit(dbs.source_url)
+    warehouse = urlsplit(dbs.warehouse_url)
+    source_ns = f"postgres://{source.hostname}:{source.port}"
+    warehouse_ns = f"postgres://{warehouse.hostname}:{warehouse.port}"
+    source_db, warehouse_db = source.path.lstrip("/"), warehouse.path.lstrip("/")
+
+    events = read_events(events_file)
+    by_job: dict[tuple[str, str], dict] = {}
+    for event in events:
+        by_job[(event["job"]["name"], event["eventType"])] = event
+    for name in FACT_NAMES:
+        job = f"{DAG_ID}.{name}.build"
+        expected_inputs = sorted((source_ns, f"{source_db}.public.{table}") for table in fact(name).sources)
+        expected_outputs = sorted([(warehouse_ns, f"{warehouse_db}.analytics.{name}"),
+                                   (warehouse_ns, f"{warehouse_db}.analytics.etl_rejects")])
+        start, complete = by_job[(job, "START")], by_job[(job, "COMPLETE")]
+        assert start["job"]["namespace"] == complete["job"]["namespace"] == "mcq_tests"
+        assert names(start["inputs"]) == names(complete["inputs"]) == expected_inputs
+        assert names(start["outputs"]) == names(complete["outputs"]) == expected_outputs
+        assert set(row_counts(start["outputs"]).values()) == {None}
+        row = logged[name]
+        assert row["status"] == "success" and row["rows_written"] > 0
+        assert row_counts(complete["outputs"]) == {
+            f"{warehouse_db}.analytics.{name}": row["rows_written"],
+            f"{warehouse_db}.analytics.etl_rejects": row["rows_rejected"],
+        }
+    if warehouse.password:  # the namespaces carry host and port only, never credentials
+        assert warehouse.password not in events_file.read_text()
+
+
+def test_no_transport_no_lineage_and_nothing_logged(airflow, dbs, tmp_path):
+    """The provider is installed everywhere; without a transport it stays disabled and silent."""
+    runs, out = dag_test_with_output(airflow, DAG_ID, [(T0 + timedelta(hours=1)).isoformat()],
+                                     proc_env=airflow.env(dbs.source_url, dbs.warehouse_url))
+    assert [r.state for r in runs] == ["success"], [r.tasks for r in runs]
+    assert "openlineage" not in out.lower()
