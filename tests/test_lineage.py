@@ -104,3 +104,45 @@ def test_no_transport_no_lineage_and_nothing_logged(airflow, dbs, tmp_path):
                                      proc_env=airflow.env(dbs.source_url, dbs.warehouse_url))
     assert [r.state for r in runs] == ["success"], [r.tasks for r in runs]
     assert "openlineage" not in out.lower()
+
+
+def lineage_json(lineage) -> tuple[list[tuple[str, str]], dict[str, int | None]]:
+    """``(inputs, {output: rowCount})`` of an ``OperatorLineage`` as the provider serialises its datasets
+    (every output in the warehouse's namespace)."""
+    from openlineage.client.serde import Serde
+
+    inputs = [json.loads(Serde.to_json(d)) for d in lineage.inputs]
+    outputs = [json.loads(Serde.to_json(d)) for d in lineage.outputs]
+    assert {d["namespace"] for d in outputs} == {"postgres://wh.example:5432"}
+    return names(inputs), row_counts(outputs)
+
+
+def test_spark_and_reconcile_operators_report_the_same_lineage(monkeypatch):
+    """The Spark build and reconcile without running Spark or a DAG: their operator methods, on start (the
+    connections resolved as ``execute`` resolves them) and after ``execute`` recorded the run's counts."""
+    from mcq_analytics.airflow.operators import ReconcileOperator, SparkFactSubmitOperator
+
+    monkeypatch.setenv("AIRFLOW_CONN_MCQ_SOURCE", "postgresql://mcq:pw@src.example:5433/mcq_source")
+    monkeypatch.setenv("AIRFLOW_CONN_MCQ_WAREHOUSE", "postgresql://mcq:pw@wh.example/mcq_warehouse")
+    src = "postgres://src.example:5433"
+    name = FACT_NAMES[0]
+    spark = SparkFactSubmitOperator(task_id="build", pipeline=name)
+    started = lineage_json(spark.get_openlineage_facets_on_start())
+    assert started == (sorted((src, f"mcq_source.public.{t}") for t in fact(name).sources),
+                       {f"mcq_warehouse.analytics.{name}": None, "mcq_warehouse.analytics.etl_rejects": None})
+    spark.record_lineage("postgresql://mcq:pw@src.example:5433/mcq_source",
+                         "postgresql://mcq:pw@wh.example/mcq_warehouse", {name: 120}, 7)
+    assert lineage_json(spark.get_openlineage_facets_on_complete(None))[1] == {
+        f"mcq_warehouse.analytics.{name}": 120, "mcq_warehouse.analytics.etl_rejects": 7}
+
+    reconcile = ReconcileOperator(task_id="reconcile")
+    inputs, outputs = lineage_json(reconcile.get_openlineage_facets_on_start())
+    every_source = sorted({t for f in FACT_NAMES for t in fact(f).sources})
+    assert inputs == sorted((src, f"mcq_source.public.{t}") for t in every_source)
+    assert outputs == {**{f"mcq_warehouse.analytics.{f}": None for f in FACT_NAMES},
+                       "mcq_warehouse.analytics.etl_rejects": None}
+    reconcile.record_lineage("postgresql://mcq:pw@src.example:5433/mcq_source",
+                             "postgresql://mcq:pw@wh.example/mcq_warehouse", {name: 40}, 3)
+    assert lineage_json(reconcile.get_openlineage_facets_on_complete(None))[1] == {
+        **{f"mcq_warehouse.analytics.{f}": 0 for f in FACT_NAMES}, f"mcq_warehouse.analytics.{name}": 40,
+        "mcq_warehouse.analytics.etl_rejects": 3}
