@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from airflow_harness import airflow_env, dag_test_with_output
 from psycopg.rows import dict_row
+from test_airflow_runs import STAND_IN_JOB
 
 from mcq_analytics.airflow.lineage import postgres_dataset
 from mcq_analytics.facts import FACT_NAMES, fact
@@ -96,6 +97,34 @@ def test_build_tasks_emit_sources_in_and_fact_and_rejects_out_with_the_recorded_
         }
     if warehouse.password:  # the namespaces carry host and port only, never credentials
         assert warehouse.password not in events_file.read_text()
+
+
+@pytest.mark.spark
+def test_spark_builds_emit_the_jobs_counts_and_a_failed_build_its_datasets(airflow, dbs, tmp_path):
+    """The Spark DAG with real spark-submit (local[1]) of the stand-in job of ``test_airflow_runs``: it records
+    100 read, 7 written, 1 rejected, except for ``test_funnel_fact``, whose job dies (exit 3)."""
+    job = tmp_path / "stand_in_job.py"
+    job.write_text(STAND_IN_JOB)
+    events_file = tmp_path / "openlineage.jsonl"
+    env = {**lineage_env(airflow, dbs, events_file),
+           "AIRFLOW_CONN_SPARK_DEFAULT": '{"conn_type": "spark", "host": "local[1]"}'}
+    runs, out = dag_test_with_output(airflow, "mcq_analytics_spark", [(T0 + timedelta(hours=1)).isoformat()],
+                                     proc_env=env, retries=0, application=str(job))
+    assert runs[0].tasks["test_funnel_fact.build"] == "failed", runs[0].tasks
+    assert "OpenLineage method failed" not in out
+
+    warehouse_db = urlsplit(dbs.warehouse_url).path.lstrip("/")
+    by_job = {(e["job"]["name"], e["eventType"]): e for e in read_events(events_file)}
+    for name in FACT_NAMES:
+        job_name = f"mcq_analytics_spark.{name}.build"
+        dying = name == "test_funnel_fact"
+        end = by_job[(job_name, "FAIL" if dying else "COMPLETE")]
+        assert [n for _, n in names(end["inputs"])] == sorted(
+            f"{urlsplit(dbs.source_url).path.lstrip('/')}.public.{t}" for t in fact(name).sources)
+        assert row_counts(end["outputs"]) == {
+            f"{warehouse_db}.analytics.{name}": None if dying else 7,
+            f"{warehouse_db}.analytics.etl_rejects": None if dying else 1,
+        }
 
 
 def test_no_transport_no_lineage_and_nothing_logged(airflow, dbs, tmp_path):
