@@ -95,6 +95,13 @@ def test_build_tasks_emit_sources_in_and_fact_and_rejects_out_with_the_recorded_
             f"{warehouse_db}.analytics.{name}": row["rows_written"],
             f"{warehouse_db}.analytics.etl_rejects": row["rows_rejected"],
         }
+        assert "mcqAnalytics" not in start["run"]["facets"]
+        facet = {k: v for k, v in complete["run"]["facets"]["mcqAnalytics"].items() if not k.startswith("_")}
+        assert facet == {"pipeline": name, "etlRunId": row["run_id"], "engine": "pandas",
+                         "dataIntervalStart": "2024-06-01T10:00:00+00:00",
+                         "dataIntervalEnd": "2024-06-01T11:00:00+00:00", "rowsRead": row["rows_read"],
+                         "rowsWritten": row["rows_written"], "rowsRejected": row["rows_rejected"]}
+        assert row["rows_read"] > 0
     if warehouse.password:  # the namespaces carry host and port only, never credentials
         assert warehouse.password not in events_file.read_text()
 
@@ -125,6 +132,9 @@ def test_spark_builds_emit_the_jobs_counts_and_a_failed_build_its_datasets(airfl
             f"{warehouse_db}.analytics.{name}": None if dying else 7,
             f"{warehouse_db}.analytics.etl_rejects": None if dying else 1,
         }
+        facet = end["run"]["facets"].get("mcqAnalytics", {})
+        assert (facet.get("engine"), facet.get("rowsRead"), facet.get("rowsWritten"), facet.get("rowsRejected")) == (
+            (None, None, None, None) if dying else ("spark", 100, 7, 1))
 
 
 def test_no_transport_no_lineage_and_nothing_logged(airflow, dbs, tmp_path):

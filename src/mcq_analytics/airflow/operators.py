@@ -22,7 +22,7 @@ from airflow.providers.common.sql.operators.sql import SQLCheckOperator
 from airflow.sdk import BaseOperator, Context
 
 from mcq_analytics import metadata
-from mcq_analytics.airflow import support
+from mcq_analytics.airflow import lineage, support
 from mcq_analytics.airflow.lineage import LineageReporting
 from mcq_analytics.config import ENGINES, ConfigError, Settings
 from mcq_analytics.connections import Databases
@@ -122,7 +122,8 @@ class FactBuildOperator(LineageReporting, BaseOperator):
             raise FactBuildFailed(f"{self.pipeline} {window} failed on {result.engine}: {result.error}")
         counts = {"rows_read": result.rows_read, "rows_written": result.rows_written,
                   "rows_rejected": result.rows_rejected}
-        self.record_lineage(source_url, warehouse_url, {self.pipeline: result.rows_written}, result.rows_rejected)
+        self.record_lineage(source_url, warehouse_url, {self.pipeline: result.rows_written}, result.rows_rejected,
+                            run=lineage.run_facts(self.pipeline, window, run_id, result.engine, counts))
         announce_build(self, context, warehouse_url, window, run_id, result.engine, counts, result.seconds)
         return {"run_id": run_id, "engine": result.engine, **counts}
 
@@ -223,7 +224,8 @@ class SparkFactSubmitOperator(LineageReporting, SparkSubmitOperator):
                 raise
             self._finish(error=None)
         counts = support.run_log_counts(warehouse_url, run_id)
-        self.record_lineage(source_url, warehouse_url, {self.pipeline: counts["rows_written"]}, counts["rows_rejected"])
+        self.record_lineage(source_url, warehouse_url, {self.pipeline: counts["rows_written"]}, counts["rows_rejected"],
+                            run=lineage.run_facts(self.pipeline, window, run_id, "spark", counts))
         announce_build(self, context, warehouse_url, window, run_id, "spark", counts)
         return {"run_id": run_id, "engine": "spark", **counts}
 
