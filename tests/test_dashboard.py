@@ -286,7 +286,7 @@ def test_page_query_timings_cover_every_query_of_every_page(warehouse):
 def test_every_dashboard_query_reads_only_the_analytics_schema_with_parameters():
     sql_dir = Path(queries.__file__).resolve().parents[3] / "include" / "sql" / "dashboard"
     files = {p.stem: p.read_text() for p in sorted(sql_dir.glob("*.sql"))}
-    assert len(files) == 13
+    assert len(files) == 15
     for name, text in files.items():
         relations = set(re.findall(r"\b(?:FROM|JOIN)\s+([A-Za-z_][\w.]*)", text))
         local = set(re.findall(r"\bWITH\s+(\w+)\s+AS", text)) | {"LATERAL"}
