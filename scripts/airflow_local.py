@@ -10,7 +10,7 @@ Starts ``airflow api-server``, ``airflow dag-processor``, ``airflow scheduler`` 
 ``airflow triggerer`` (so the UI's Triggerer badge is not red; no task defers today), each in
 its own process group, with AIRFLOW_HOME in ``.mcq/airflow`` and the metadata database ``airflow`` on the
 embedded PostgreSQL server of ``.mcq/pgdata`` (the one ``run_etl.py --env dev`` uses). The DAGs come from
-this repository's ``dags/`` and import the installed package (``plugins/`` is empty on purpose); the
+this repository's ``dags/`` and import the installed package (``plugins/`` declares the pipeline-health view); the
 connections ``mcq_source``, ``mcq_warehouse`` and ``spark_default`` are set through ``AIRFLOW_CONN_*``
 environment variables (ones you exported win). ``MCQ_ENV`` and ``MCQ_ENGINE`` reach the workers, so
 ``MCQ_ENGINE=auto`` makes the batch DAG choose Pandas or Spark per interval.
@@ -279,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"healthy after {time.monotonic() - started:.0f}s")
         print(f"""
   Airflow UI   http://localhost:{args.port}   login: {USER} / {user_password}
+  Health       http://localhost:{args.port}/plugin/pipeline-health   (Browse → Pipeline health)
   DAGs         {', '.join(DAG_IDS)}   (MCQ_ENGINE={env['MCQ_ENGINE']}; created paused; unpausing one
                also runs its current interval at once)
   CLI          . {home / 'env.sh'} && airflow dags unpause mcq_analytics_batch
