@@ -277,11 +277,13 @@ def test_the_view_in_the_airflow_ui_in_headless_chromium(served):
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS))
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1300})
+            page.set_default_timeout(120_000)  # a busy 2-core machine: the UI's first load can take a minute
+            page.set_default_navigation_timeout(180_000)
             page.goto(f"{served.base}/")
             page.get_by_label("Username").fill("admin")
             page.get_by_label("Password").fill(served.password)
             page.get_by_role("button", name="Sign in").click()
-            page.get_by_role("button", name="Browse").click()
+            page.get_by_role("button", name="Browse").click()  # shown once the UI has loaded its plugins
             page.get_by_role("menuitem", name="Pipeline health").click()
             page.wait_for_url("**/plugin/pipeline-health")
             frame = page.frame_locator("iframe").first
@@ -295,10 +297,14 @@ def test_the_view_in_the_airflow_ui_in_headless_chromium(served):
             # a run's link opens its task instance in the UI, whose "Pipeline run" tab shows it
             run = data["runs"][0]
             frame.locator(f"a[href='{run['airflow_url']}']").click()
-            page.wait_for_url(f"**/tasks/{run['pipeline_name']}.build**")
-            page.get_by_role("tab", name="Pipeline run").click()
+            page.wait_for_url(f"**/tasks/{run['pipeline_name']}.build**", wait_until="commit")
+            page.get_by_text("Pipeline run", exact=True).first.click()  # the plugin's task-instance tab
             tab = page.frame_locator("iframe").first
             tab.get_by_text(run["run_id"]).wait_for(timeout=60_000)
             page.screenshot(path=str(served.shots / "pipeline_run_tab.png"))
+        except Exception:
+            page.screenshot(path=str(served.shots / "failed.png"), full_page=True)
+            raise AssertionError(f"browser: {page.url} ({served.shots / 'failed.png'}):\n"
+                                 f"{page.locator('body').inner_text()[:3000]}") from None
         finally:
             browser.close()

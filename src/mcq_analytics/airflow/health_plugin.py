@@ -233,9 +233,24 @@ def runs_table(runs: list[Mapping[str, Any]]) -> str:
          for r in runs), numeric=(5, 6, 7, 8))
 
 
+#: The UI shows the page in an iframe sandboxed without ``allow-top-navigation``, so a link cannot navigate the
+#: UI's window itself; being same-origin, it hands the path to the UI's router instead (history + popstate).
+#: Opened on its own (no parent), a link is an ordinary link.
+OPEN_IN_AIRFLOW = """document.addEventListener('click', (e) => {
+  const a = e.target.closest('a[target="_top"]');
+  if (!a || window.parent === window || e.ctrlKey || e.metaKey || e.shiftKey) return;
+  try {
+    const ui = window.parent;
+    ui.history.pushState({}, '', a.getAttribute('href'));
+    ui.dispatchEvent(new PopStateEvent('popstate', {state: {}}));
+    e.preventDefault();
+  } catch (err) { /* not inside the Airflow UI: the browser follows the link */ }
+});"""
+
+
 def _page(title: str, body: str) -> str:
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
-            f"<style>{STYLE}</style></head><body>{body}</body></html>")
+            f"<style>{STYLE}</style><script>{OPEN_IN_AIRFLOW}</script></head><body>{body}</body></html>")
 
 
 def render_health(data: Mapping[str, Any]) -> str:
