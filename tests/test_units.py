@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from mcq_analytics.planning import windows_around
+from mcq_analytics.planning import windows_for
 from mcq_analytics.transform import final_answers, funnels_by_cohort, summaries_by_cohort
 from mcq_analytics.windows import Window
 
@@ -21,14 +21,20 @@ def t(hour: int, minute: int = 0) -> datetime:
     return datetime(2024, 6, 1, hour, minute, tzinfo=UTC)
 
 
-def test_windows_around_active_hours_merge_the_quiet_stretches():
-    assert windows_around(t(0), t(6), [t(1), t(2), t(5)]) == [
+def active(*hours: datetime) -> list[tuple[datetime, int]]:
+    """Active hours as the planner receives them (the affected answers do not matter hour by hour)."""
+    return [(hour, 1) for hour in hours]
+
+
+def test_hourly_windows_around_active_hours_merge_the_quiet_stretches():
+    assert windows_for(t(0), t(6), active(t(1), t(2), t(5)), window_hours=1) == [
         Window(t(0), t(1)), Window(t(1), t(2)), Window(t(2), t(3)), Window(t(3), t(5)), Window(t(5), t(6))]
     # A range starting inside an active hour, and one with no activity at all.
-    assert windows_around(t(1, 30), t(3), [t(1), t(2)]) == [Window(t(1, 30), t(2)), Window(t(2), t(3))]
-    assert windows_around(t(0), t(23), []) == [Window(t(0), t(23))]
+    assert windows_for(t(1, 30), t(3), active(t(1), t(2)), window_hours=1) == [Window(t(1, 30), t(2)),
+                                                                                Window(t(2), t(3))]
+    assert windows_for(t(0), t(23), [], window_hours=1) == [Window(t(0), t(23))]
     # An active hour cut by the range's end.
-    assert windows_around(t(0), t(2, 30), [t(2)]) == [Window(t(0), t(2)), Window(t(2), t(2, 30))]
+    assert windows_for(t(0), t(2, 30), active(t(2)), window_hours=1) == [Window(t(0), t(2)), Window(t(2), t(2, 30))]
 
 
 def _answers(rows: list[tuple]) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
     python run_etl.py --env dev                                   # catch up from each watermark
     python run_etl.py --env dev --start "2024:06:01 10" --end "2024:06:01 11"
+    python run_etl.py --env dev --start "2024:06:01 00" --end "2024:06:02 00" [--window-hours 1 | --window-budget N]
     python run_etl.py --env dev init-db | status | demo | reconcile
     python run_etl.py --env dev items [--test 12] [--start … --end …]   # item analysis tables
 
@@ -27,7 +28,7 @@ from mcq_analytics.embedded_pg import EmbeddedPostgresError
 from mcq_analytics.engines import run_window
 from mcq_analytics.item_report import item_report
 from mcq_analytics.pipeline import PIPELINES, PipelineResult
-from mcq_analytics.planning import catch_up_windows, first_activity_hour
+from mcq_analytics.planning import catch_up_windows, first_activity_hour, plan_range
 from mcq_analytics.redaction import install_log_redaction, redact
 from mcq_analytics.schema import init_databases
 from mcq_analytics.spark.submit import SparkUnavailable, preflight
@@ -58,6 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--engine", choices=ENGINES, help="override MCQ_ENGINE (pandas, spark, auto)")
     parser.add_argument("--pipeline", action="append", choices=PIPELINES,
                         help="run only this fact table's pipeline (repeatable; default: all three)")
+    parser.add_argument("--window-hours", type=_positive("hours"), metavar="N",
+                        help="cut the range into windows of up to N clock hours of activity (1: one window per "
+                             "active hour); default: by --window-budget")
+    parser.add_argument("--window-budget", type=_positive("affected answers"), metavar="N",
+                        help="cut the range into windows of up to N affected answers (default: MCQ_WINDOW_BUDGET, "
+                             "2,000,000); a catch-up from the watermarks runs hour by hour unless one of these "
+                             "two is given")
     parser.add_argument("--answers", type=int, default=50_000, help="demo: answer rows to generate")
     parser.add_argument("--test", type=int, help="items: the test to analyse (default: every flagged item)")
     parser.add_argument("--min-attempts", type=int, default=30,
@@ -66,6 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="demo: show the pipeline's log lines here (default: only in <state dir>/logs/demo.log)")
     return parser
+
+
+def _positive(unit: str) -> Callable[[str], int]:
+    """An argparse type: a whole number ≥ 1 (bad values end in argparse's one-line error)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"must be a positive whole number of {unit}, got {text!r}")
+        return value
+    return parse
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -106,8 +127,10 @@ def plan_windows(args: argparse.Namespace, settings: Settings, dbs: Databases,
     """Windows to run, each with the pipelines that need it, in time order.
 
     No window may end after the last settled hour (``MCQ_SETTLE_MINUTES`` after the last full hour): its
-    rows may still be committing. Hours without source activity merge into one window, explicit ranges
-    included, so a long quiet range is a handful of windows rather than one per hour.
+    rows may still be committing. An explicit range is cut into work-sized windows (``planning.plan_range``:
+    up to ``--window-budget``/``MCQ_WINDOW_BUDGET`` affected answers, or ``--window-hours`` clock hours); a
+    catch-up from the watermarks runs one window per active hour (a failure pins one hour) unless
+    ``--window-hours``/``--window-budget`` is given. Quiet stretches are one window each either way.
     """
     limit = last_full_hour(settle=settings.settle)
     end = parse_time(args.end) if args.end else limit
@@ -115,11 +138,19 @@ def plan_windows(args: argparse.Namespace, settings: Settings, dbs: Databases,
         raise UsageError(f"--end {end:%Y-%m-%d %H:%M} is after the last settled hour {limit:%Y-%m-%d %H:%M} UTC "
                          f"(the last full hour, {settings.settle.total_seconds() / 60:.0f} min after its end): "
                          "its rows may still be committing")
+    sized = args.window_hours is not None or args.window_budget is not None
+
+    def windows(start: datetime) -> list[Window]:
+        if not (args.start or sized):
+            return catch_up_windows(dbs.source_url, start, end)
+        return plan_range(dbs.source_url, start, end, budget=args.window_budget or settings.window_budget,
+                          window_hours=args.window_hours)
+
     if args.start:
         start = parse_time(args.start)
         if end <= start:
             raise UsageError(f"--end {end:%Y-%m-%d %H:%M} must be after --start {start:%Y-%m-%d %H:%M}")
-        return {w: list(pipelines) for w in catch_up_windows(dbs.source_url, start, end)}
+        return {w: list(pipelines) for w in windows(start)}
     plan: dict[Window, list[str]] = {}
     first = None
     for pipeline in pipelines:
@@ -129,7 +160,7 @@ def plan_windows(args: argparse.Namespace, settings: Settings, dbs: Databases,
             start = first
         if start is None or start >= end:
             continue
-        for window in catch_up_windows(dbs.source_url, start, end):
+        for window in windows(start):
             plan.setdefault(window, []).append(pipeline)
     return dict(sorted(plan.items()))
 

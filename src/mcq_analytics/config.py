@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from mcq_analytics.paths import PROJECT_ROOT, STATE_DIR
+from mcq_analytics.planning import DEFAULT_WINDOW_BUDGET
 from mcq_analytics.redaction import redact, url_secrets
 
 ENGINES = ("pandas", "spark", "auto")
@@ -48,6 +49,9 @@ class Settings:
     lock_timeout_seconds: int = 600
     #: A ``running`` row older than this is shown as stale (the Airflow build's execution timeout).
     stale_after: timedelta = timedelta(minutes=45)
+    #: A range (``run_etl.py --start/--end``, the reload DAG) is cut into windows of up to this many affected
+    #: answers (``mcq_analytics.planning``; default from the Pandas memory model in docs/performance.md).
+    window_budget: int = DEFAULT_WINDOW_BUDGET
 
 
 def parse_env_file(path: Path) -> dict[str, str]:
@@ -129,6 +133,7 @@ def load_settings(env: str, environ: dict[str, str] | None = None, root: Path = 
         item_review_days=_int(values, "MCQ_ITEM_REVIEW_DAYS", 30, minimum=1),
         lock_timeout_seconds=_int(values, "MCQ_LOCK_TIMEOUT_SECONDS", 600, minimum=1),
         stale_after=timedelta(minutes=_int(values, "MCQ_STALE_RUN_MINUTES", 45, minimum=1)),
+        window_budget=_int(values, "MCQ_WINDOW_BUDGET", DEFAULT_WINDOW_BUDGET, minimum=1),
     )
 
 

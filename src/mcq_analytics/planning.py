@@ -1,13 +1,33 @@
-"""Which windows a run processes: the active hours of a range one by one, its quiet stretches as one window each."""
+"""Which windows a run processes.
+
+A range is cut into **work-sized windows**: consecutive active hours merge into one window until the next hour
+would take its affected answers over a budget (``MCQ_WINDOW_BUDGET``), or, with ``window_hours``, until the
+window spans that many clock hours (``window_hours=1``: one window per active hour). Each quiet stretch
+between active hours is one window of its own. Fewer, larger windows pay the per-window fixed cost and the
+re-read of the cohort buckets that late rows reopen once instead of every hour (docs/performance.md).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import psycopg
 
 from mcq_analytics.paths import read_sql
 from mcq_analytics.windows import HOUR, Window, floor_hour
+
+#: Default ``MCQ_WINDOW_BUDGET``: affected answers a Pandas window may carry. The memory model of
+#: docs/performance.md (≈190 MiB + 380–475 MiB per million rows read, a window reading up to 2.4× its affected
+#: answers) puts 2,000,000 affected answers at ~2 GiB peak RSS.
+DEFAULT_WINDOW_BUDGET = 2_000_000
+
+#: ``(hour start, affected answers of that hour)`` for the active hours of a range, in time order.
+HourWork = tuple[datetime, int]
+
+
+class PlanError(ValueError):
+    """A range or window size that cannot be planned; the message is one line meant for the user."""
 
 
 def first_activity_hour(source_url: str) -> datetime | None:
@@ -16,32 +36,84 @@ def first_activity_hour(source_url: str) -> datetime | None:
     return floor_hour(first) if first else None
 
 
-def catch_up_windows(source_url: str, start: datetime, end: datetime) -> list[Window]:
-    """Hourly windows for the hours with activity; each quiet stretch between them is one window.
-
-    A quiet window still runs (and succeeds), so the watermark moves across it; merging keeps a pipeline
-    that was off for months from running thousands of empty hours.
-    """
+def hour_work(source_url: str, start: datetime, end: datetime) -> list[HourWork]:
+    """The active hours of ``[start, end)`` with their affected answers (``include/sql/extract/hour_work.sql``)."""
     if end <= start:
         return []
     with psycopg.connect(source_url) as conn:
-        active = [row[0] for row in conn.execute(
-            read_sql("extract/active_hours.sql"), {"range_start": start, "range_end": end})]
-    return windows_around(start, end, active)
+        return [(hour, int(n)) for hour, n in conn.execute(
+            read_sql("extract/hour_work.sql"), {"range_start": start, "range_end": end})]
 
 
-def windows_around(start: datetime, end: datetime, active: list[datetime]) -> list[Window]:
-    """``[start, end)`` cut into one window per active hour (sorted hour starts) and one per quiet stretch."""
+def affected_answers(source_url: str, window: Window) -> int:
+    """The affected answers of ``window``'s change scan ``[start - lookback, end)``: the sum of its hours' counts,
+    the number the planner sizes windows by (so ``MCQ_ENGINE=auto`` and the budget count the same thing)."""
+    return sum(n for _, n in hour_work(source_url, window.scan_start, window.end))
+
+
+def validate_range(start: datetime, end: datetime, limit: datetime, *, budget: int | None = None,
+                   window_hours: int | None = None) -> None:
+    """Refuse, in one line, what the planner cannot run: an empty range, an end after the last settled hour
+    (``limit``: its rows may still be committing), a non-positive window size."""
+    if end <= start:
+        raise PlanError(f"the end {end:%Y-%m-%d %H:%M} must be after the start {start:%Y-%m-%d %H:%M}")
+    if end > limit:
+        raise PlanError(f"the end {end:%Y-%m-%d %H:%M} is after the last settled hour {limit:%Y-%m-%d %H:%M} UTC: "
+                        "its rows may still be committing")
+    if window_hours is not None and window_hours < 1:
+        raise PlanError(f"window hours must be a positive whole number, got {window_hours}")
+    if budget is not None and budget < 1:
+        raise PlanError(f"the window budget must be a positive number of affected answers, got {budget}")
+
+
+def plan_range(source_url: str, start: datetime, end: datetime, *, budget: int = DEFAULT_WINDOW_BUDGET,
+               window_hours: int | None = None) -> list[Window]:
+    """``[start, end)`` cut into work-sized windows (:func:`windows_for`) from the source's hour counts."""
+    return windows_for(start, end, hour_work(source_url, start, end), budget=budget, window_hours=window_hours)
+
+
+def catch_up_windows(source_url: str, start: datetime, end: datetime) -> list[Window]:
+    """One window per active hour, one per quiet stretch: the plan of a catch-up from the watermarks."""
+    return plan_range(source_url, start, end, window_hours=1)
+
+
+def windows_for(start: datetime, end: datetime, hours: Sequence[HourWork], *, budget: int = DEFAULT_WINDOW_BUDGET,
+                window_hours: int | None = None) -> list[Window]:
+    """Cut ``[start, end)`` given its active hours (sorted hour starts with their affected answers).
+
+    Consecutive active hours join the open window while it stays within ``window_hours`` clock hours (when
+    given; the budget is then not used) or else while its affected answers stay within ``budget`` (an hour over
+    the budget on its own is a window of its own). A quiet stretch closes the open window and is one window.
+    Edges that are not on the hour give partial first and last windows.
+    """
     windows: list[Window] = []
     cursor = start
-    for hour in active:
-        hour = max(hour, start)
-        if cursor < hour:
-            windows.append(Window(cursor, hour))
-        nxt = min(floor_hour(hour) + HOUR, end)
-        windows.append(Window(hour, nxt))
-        cursor = nxt
+    open_start: datetime | None = None  # the open window: [open_start, cursor)
+    open_hours = open_work = 0
+    for hour, work in hours:
+        if not start - HOUR < hour < end:
+            continue
+        begin, finish = max(hour, start), min(floor_hour(hour) + HOUR, end)
+        if cursor < begin:  # a quiet stretch before this hour
+            if open_start is not None:
+                windows.append(Window(open_start, cursor))
+                open_start = None
+            windows.append(Window(cursor, begin))
+        fits = (open_hours < window_hours) if window_hours is not None else (open_work + work <= budget)
+        if open_start is not None and not fits:
+            windows.append(Window(open_start, begin))
+            open_start = None
+        if open_start is None:
+            open_start, open_hours, open_work = begin, 0, 0
+        open_hours, open_work, cursor = open_hours + 1, open_work + work, finish
+    if open_start is not None:
+        windows.append(Window(open_start, cursor))
     if cursor < end:
         windows.append(Window(cursor, end))
     return windows
 
+
+def window_work(window: Window, hours: Sequence[HourWork], lookback: timedelta = timedelta(0)) -> int:
+    """The affected answers the planner counts for ``window`` (with the hours its ``lookback`` reaches)."""
+    first = floor_hour(window.start - lookback)
+    return sum(n for hour, n in hours if first <= hour < window.end)

@@ -20,8 +20,8 @@ import psycopg
 from mcq_analytics import metadata
 from mcq_analytics.config import Settings
 from mcq_analytics.engines import ProgressFn
-from mcq_analytics.paths import read_sql
 from mcq_analytics.pipeline import PIPELINES, PipelineResult, SourceHours, guarded_run, new_run_id
+from mcq_analytics.planning import affected_answers
 from mcq_analytics.redaction import redact, url_secrets
 from mcq_analytics.spark.submit import SparkEngineError, build_job, is_local
 from mcq_analytics.windows import Window
@@ -32,16 +32,14 @@ log = logging.getLogger(__name__)
 TIMEOUT_ENV = "MCQ_SPARK_TIMEOUT_SECONDS"
 #: Job logs kept in ``<state dir>/spark`` (the newest; older ones are deleted after each run).
 KEEP_LOGS = 50
-AUTO_COUNT_SQL = "SELECT count(*) FROM answers WHERE session_id IN (\n{affected}\n)"
 
 
 # -- the auto engine -------------------------------------------------------------------------------
 def affected_answer_rows(source_url: str, window: Window) -> int:
-    """Answer rows of the window's affected sessions: index range scans plus one index lookup per session."""
-    query = AUTO_COUNT_SQL.format(affected=read_sql("extract/affected_sessions.sql").strip())
-    with psycopg.connect(source_url) as conn:
-        params = {"window_start": window.scan_start, "window_end": window.end}  # the scope the job will read
-        return int(conn.execute(query, params).fetchone()[0])
+    """The affected answers of the window's change scan, counted hour by hour as the range planner counts them
+    (``planning.affected_answers``, ``include/sql/extract/hour_work.sql``): index range scans plus one index
+    lookup per session."""
+    return affected_answers(source_url, window)
 
 
 def choose_engine(settings: Settings, source_url: str, window: Window) -> tuple[str, int | None]:
