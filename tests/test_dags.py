@@ -23,6 +23,7 @@ from mcq_analytics.airflow import support
 DAG_IDS = ("mcq_analytics_batch", "mcq_analytics_spark")
 RECONCILE_DAG_ID = "mcq_analytics_reconcile"
 ITEM_REVIEW_DAG_ID = "mcq_item_review"
+RELOAD_DAG_ID = "mcq_analytics_reload"
 
 
 @pytest.fixture(scope="session")
@@ -115,10 +116,11 @@ def test_dag_files_import_cleanly_without_any_database(tmp_path):
     result = json.loads(lines[-1].removeprefix("PARSE "))
     assert result["errors"] == {}
     assert result["attempts"] == []
-    assert result["dags"] == sorted([*DAG_IDS, RECONCILE_DAG_ID, ITEM_REVIEW_DAG_ID])
+    assert result["dags"] == sorted([*DAG_IDS, RECONCILE_DAG_ID, ITEM_REVIEW_DAG_ID, RELOAD_DAG_ID])
     assert result["warnings"] == []
     assert sorted(p.name for p in DAGS_DIR.glob("*.py")) == ["mcq_analytics_batch.py", "mcq_analytics_reconcile.py",
-                                                             "mcq_analytics_spark.py", "mcq_item_review.py"]
+                                                             "mcq_analytics_reload.py", "mcq_analytics_spark.py",
+                                                             "mcq_item_review.py"]
 
 
 def test_dagbag_has_both_dags_and_no_import_errors(dagbag):
@@ -143,6 +145,26 @@ def test_reconcile_dag_is_daily_with_one_reconcile_task(dagbag):
         run_after=pendulum.datetime(2024, 6, 2, 12, tz="UTC"))
     assert (interval.start, interval.end) == (pendulum.datetime(2024, 6, 1, 3, 30, tz="UTC"),
                                               pendulum.datetime(2024, 6, 2, 3, 30, tz="UTC"))
+
+
+def test_reload_dag_is_manual_with_the_range_as_params(dagbag):
+    """Issue 17: ``mcq_analytics_reload`` has no schedule, one ``reload`` task, one run at a time, no retries
+    (a reload is long and its windows are recorded: rerun it instead), and the range, engine and window hours
+    as params."""
+    from airflow.sdk.definitions.timetables.simple import NullTimetable
+
+    from mcq_analytics.airflow.reload import ReloadOperator
+
+    dag = dagbag.dags[RELOAD_DAG_ID]
+    assert [t.task_id for t in dag.tasks] == ["reload"]
+    assert isinstance(dag.tasks[0], ReloadOperator)
+    assert isinstance(dag.timetable, NullTimetable)
+    assert serialized(dag).timetable.summary == "None"
+    assert (dag.catchup, dag.max_active_runs, dag.tasks[0].retries) == (False, 1, 0)
+    assert {name: dag.params[name] for name in ("start", "end", "engine", "window_hours")} == \
+        {"start": None, "end": None, "engine": None, "window_hours": None}
+    assert dag.params.get_param("engine").schema["enum"] == [None, "pandas", "spark", "auto"]
+    assert dag.params.get_param("window_hours").schema["minimum"] == 1
 
 
 def test_item_review_dag_is_scheduled_on_the_item_statistics_asset(dagbag):

@@ -199,8 +199,8 @@ def test_local_airflow_script_comes_up_with_both_dags():
     print(f"\nairflow_local.sh --check: {elapsed:.1f}s")
     assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}\n{logs}"
     assert f"http://localhost:{port}   login: admin / " in proc.stdout
-    assert ("REST API lists ['mcq_analytics_batch', 'mcq_analytics_reconcile', 'mcq_analytics_spark', "
-            "'mcq_item_review']") in proc.stdout
+    assert ("REST API lists ['mcq_analytics_batch', 'mcq_analytics_reconcile', 'mcq_analytics_reload', "
+            "'mcq_analytics_spark', 'mcq_item_review']") in proc.stdout
     assert proc.stdout.rstrip().endswith("stopped")
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     assert "embedded PostgreSQL stopped" in stopped.stdout

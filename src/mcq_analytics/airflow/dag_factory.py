@@ -27,6 +27,8 @@ from mcq_analytics.airflow.operators import (
     ReconcileOperator,
     SparkFactSubmitOperator,
 )
+from mcq_analytics.airflow.reload import ReloadOperator
+from mcq_analytics.config import ENGINES
 from mcq_analytics.paths import SQL_DIR
 
 #: Hourly windows [HH:00, HH+1:00) UTC. Not "@hourly": in Airflow 3 that gives a zero-length data interval.
@@ -233,6 +235,43 @@ def reconcile_dag() -> DAG:
         ReconcileOperator(task_id="reconcile",
                           doc_md="Plans with `reconcile.plan` and reprocesses the changed hours "
                                  "(`run_etl.py reconcile`; its alerts are sent by the runs themselves).")
+    return dag
+
+
+# -- the reload DAG ------------------------------------------------------------------------------------
+RELOAD_DAG_ID = "mcq_analytics_reload"
+
+RELOAD_DOC = """\
+## MCQ analytics — reload a range
+Manual only. Rebuilds every fact over `[start, end)` (UTC; `end` no later than the last settled hour) the way
+`run_etl.py --start … --end …` does: consecutive active hours merged into windows of up to `MCQ_WINDOW_BUDGET`
+affected answers (or `window_hours` clock hours; 1 = hour by hour), each quiet stretch one window, every window
+recorded in `etl_metadata`/`etl_run_log` and the watermarks moving in order. `engine` overrides `MCQ_ENGINE`
+(`auto` picks Pandas or Spark per window). For installs, contract changes and incidents: one run instead of
+one hourly DAG run per hour. docs/operations.md, "Reloading a range".
+"""
+
+
+def reload_dag() -> DAG:
+    """``mcq_analytics_reload``: one ``reload`` task, triggered by hand with the range as params (issue 17)."""
+    with DAG(dag_id=RELOAD_DAG_ID, schedule=None, start_date=START_DATE, catchup=False, max_active_runs=1,
+             dagrun_timeout=timedelta(hours=24),
+             default_args={**DEFAULT_ARGS, "retries": 0, "execution_timeout": timedelta(hours=23)},
+             tags=["mcq-analytics", "reload"], doc_md=RELOAD_DOC,
+             params={"start": Param(None, type=["null", "string"],
+                                    description="Range start, 'YYYY:MM:DD HH' or ISO 8601 (UTC if no zone)"),
+                     "end": Param(None, type=["null", "string"],
+                                  description="Range end (exclusive), no later than the last settled hour"),
+                     "engine": Param(None, type=["null", "string"], enum=[None, *ENGINES],
+                                     description="pandas, spark or auto (empty: MCQ_ENGINE)"),
+                     "window_hours": Param(None, type=["null", "integer"], minimum=1,
+                                           description="Windows of up to N clock hours (empty: by MCQ_WINDOW_BUDGET "
+                                                       "affected answers; 1: hour by hour)")},
+             description="Manual: rebuild a range of hours in work-sized windows (params start, end, engine, "
+                         "window_hours)") as dag:
+        ReloadOperator(task_id="reload",
+                       doc_md="Plans with `planning.plan_range` and runs the windows through the CLI's `run_plan` "
+                              "(its alerts are sent by the runs themselves).")
     return dag
 
 
