@@ -25,7 +25,7 @@ def run_bench(*args: str, timeout: float = 150) -> subprocess.CompletedProcess[s
 
 def test_tiny_benchmark_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "tiny.json"
-    proc = run_bench("--scale", "tiny", "--engines", "pandas,reference", "--json", str(out))
+    proc = run_bench("--scale", "tiny", "--engines", "pandas,reference", "--json", str(out), timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
     for heading in ("1. One hourly window", "2. The same small window", "3. Backfill", "4. Spark start-up",
@@ -59,6 +59,14 @@ def test_tiny_benchmark_end_to_end(tmp_path: Path) -> None:
         "test_reliability, all tests, last 30 days"}
     assert set(queries["dashboard_pages_ms"]) == {"overview", "test", "items", "health"}
     assert all(ms > 0 for ms in [*queries["range_functions_ms"].values(), *queries["dashboard_pages_ms"].values()])
+    # The range section: hourly and work-sized windows leave the facts of the in-database rebuild.
+    ranges = b["ranges"]
+    assert {m: r["ok"] for m, r in ranges["runs"].items()} == {"hourly": True, "work-sized": True, "rebuild": True}
+    assert len(ranges["runs"]["hourly"]["windows"]) == report["scale"]["history_hours"]
+    assert len(ranges["runs"]["work-sized"]["windows"]) == 1  # 20,000 answers: far below the budget
+    assert ranges["fact_rows"]["hourly"] == ranges["fact_rows"]["work-sized"] == ranges["fact_rows"]["rebuild"]
+    assert "Ranges. " in proc.stdout and "work-sized / hourly:" in proc.stdout
+    assert "range_vs_rebuild" in report["targets"]
     assert "pandas_window_vs_reference" in report["targets"]
     assert "history_growth_pandas" in report["targets"]
 

@@ -10,6 +10,7 @@ from mcq_analytics.windows import HOUR, Window
 from mcq_bench.dataset import DataSet, add_dataset, affected_answers, analyze_source, load_history, reset_warehouse
 from mcq_bench.explain import explain_window_queries
 from mcq_bench.queries import time_queries
+from mcq_bench.ranges import measure_ranges
 from mcq_bench.runner import Context, Run
 from mcq_bench.scales import CATALOG_AT, HISTORY_START, ID_STRIDE
 
@@ -91,6 +92,7 @@ def run_benchmark(ctx: Context, report: dict[str, Any]) -> None:
     phase_b: dict[str, Any] = {"rows": rows, "windows": {}}
     report["phases"]["B"] = phase_b
     phase_b["backfill"] = measure_backfill(ctx, history, spark_windows=ctx.spark_backfill_windows)
+    phase_b["ranges"] = measure_ranges(ctx, history)  # leaves the history's facts in the warehouse, as the backfill
     count = affected_answers(ctx.source_url, small.window)
     runs = measure_window(ctx, f"{count:,}-answer window", small.window, ctx.repeat, prime=scale.prime)
     phase_b["windows"][small.name] = {"window": small.window, "affected_answers": count, "runs": runs}

@@ -18,6 +18,7 @@ from psycopg import sql
 
 from mcq_analytics.facts import FACT_NAMES
 from mcq_analytics.windows import Window
+from mcq_bench import ranges
 from mcq_bench.analysis import crossover, memory_limit, ratio_or_none, recommend_threshold
 from mcq_bench.runner import Context, Run
 from mcq_bench.scales import (
@@ -95,6 +96,7 @@ def summarise(ctx: Context | SimpleNamespace, report: dict[str, Any]) -> tuple[s
     startup, startup_lines = _spark_startup(report)
     lines += startup_lines
     lines += _window_sizes(report, startup)
+    lines += ranges.report_lines(report["phases"]["B"].get("ranges"), targets)
     lines += _targets(targets)
     return "\n".join(lines), targets
 
@@ -308,6 +310,8 @@ TARGET_LABELS = {
     "pandas_window_peak_rss_mib": f"Pandas peak RSS on the big window < {TARGET_PANDAS_RSS_MIB:,} MiB",
     "explain_no_seq_scans": "no sequential scan of answers in the scope/extract queries of a small window",
     "pandas_backfill_completes": "Pandas backfill of the large history completes",
+    "range_vs_rebuild": f"the range in work-sized windows <= {ranges.TARGET_RANGE_VS_REBUILD:g}x the in-database "
+                        "rebuild",
 }
 
 

@@ -114,7 +114,12 @@ def worker_main(task_path: str) -> int:
     task = json.loads(Path(task_path).read_text(encoding="utf-8"))
     result: dict[str, Any] = {}
     try:
-        result = _spark_noop(task) if task["kind"] == "spark_noop" else _run_windows(task)
+        if task["kind"] == "range":
+            from mcq_bench.ranges import range_task
+
+            result = range_task(task)
+        else:
+            result = _spark_noop(task) if task["kind"] == "spark_noop" else _run_windows(task)
     except Exception as exc:  # reported to the parent in the result file
         traceback.print_exc()
         result["error"] = f"{type(exc).__name__}: {exc}"[:2000]
