@@ -47,7 +47,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="run_etl.py", description="Build the MCQ analytics fact tables for hourly windows.")
+    parser = _Parser(prog="run_etl.py", description="Build the MCQ analytics fact tables for a range of hours.")
     parser.add_argument("command", nargs="?", default="run", choices=COMMANDS,
                         help="run (default): build facts; init-db: apply the DDL; status: show metadata; "
                              "demo: generate data on the embedded default, run, and summarise; "
