@@ -122,23 +122,26 @@ class DagTestRun:
 
 def dag_test(env: AirflowEnv, dag_id: str, logical_dates: list[str], *, proc_env: dict[str, str],
              retries: int | None = None, application: str | None = None,
-             timeout: float = 600, conf: dict[str, Any] | None = None) -> list[DagTestRun]:
+             timeout: float = 600, conf: dict[str, Any] | None = None,
+             groups: list[str] | None = None) -> list[DagTestRun]:
     """``dag.test(logical_date=…)`` for each date in turn, in one child process; the runs' outcomes.
 
     A manual run's data interval is the hour that *ends* at its logical date, so ``2024-06-01T11:00+00:00``
     processes [10:00, 11:00). ``retries`` overrides every task's retries with no delay between attempts;
-    ``application`` replaces the Spark build tasks' application file; ``conf`` is each run's conf (params).
+    ``application`` replaces the Spark build tasks' application file; ``conf`` is each run's conf (params);
+    ``groups`` runs only those task groups (``dag.partial_subset``: each Spark build is a spark-submit).
     """
     return dag_test_with_output(env, dag_id, logical_dates, proc_env=proc_env, retries=retries,
-                                application=application, timeout=timeout, conf=conf)[0]
+                                application=application, timeout=timeout, conf=conf, groups=groups)[0]
 
 
 def dag_test_with_output(env: AirflowEnv, dag_id: str, logical_dates: list[str], *, proc_env: dict[str, str],
                          retries: int | None = None, application: str | None = None,
-                         timeout: float = 600, conf: dict[str, Any] | None = None) -> tuple[list[DagTestRun], str]:
+                         timeout: float = 600, conf: dict[str, Any] | None = None,
+                         groups: list[str] | None = None) -> tuple[list[DagTestRun], str]:
     """``dag_test`` plus the child's output (``dag.test()`` writes the task logs there)."""
     spec = {"dag_id": dag_id, "logical_dates": logical_dates, "retries": retries, "application": application,
-            "conf": conf}
+            "conf": conf, "groups": groups}
     proc = subprocess.run([sys.executable, __file__, "dag-test", json.dumps(spec)], env=proc_env,
                           capture_output=True, text=True, timeout=timeout, cwd=str(env.home))
     marker = [line for line in proc.stdout.splitlines() if line.startswith("DAG_TEST_RESULT ")]
@@ -159,6 +162,13 @@ def _dag_test_main(spec: dict[str, Any]) -> None:
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {bag.import_errors}")
     dag = bag.dags[spec["dag_id"]]
+    if spec.get("groups"):
+        groups = set(spec["groups"])
+        unknown = groups - {task.task_id.partition(".")[0] for task in dag.tasks}
+        if unknown:
+            raise SystemExit(f"no task group {', '.join(sorted(unknown))} in {dag.dag_id}")
+        dag = dag.partial_subset([task.task_id for task in dag.tasks if task.task_id.partition(".")[0] in groups],
+                                 include_downstream=True)
     for task in dag.tasks:
         if spec.get("retries") is not None:
             task.retries = spec["retries"]

@@ -3,10 +3,12 @@ metadata database) on a real source and warehouse: the facts equal a direct ``ru
 same windows, ``etl_metadata`` records every pipeline, a re-run changes nothing, and a group that fails
 fails its pipeline and the DAG run without touching the other groups. With ``MCQ_ENGINE=auto`` the batch DAG
 picks Pandas or Spark per interval as ``run_etl.py`` does. The Spark DAG's operator is run with a stand-in
-application (real ``spark-submit``) to check its bookkeeping and the environment convention."""
+application (real ``spark-submit``) to check its bookkeeping and the environment convention, with the real
+job in ``local[2]``, and on a real Spark standalone cluster (``spark_cluster``)."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -238,6 +240,69 @@ def test_spark_dag_with_the_real_job_builds_the_same_facts(airflow, seeded, refe
     for fact in FACTS:
         assert (meta[fact]["status"], meta[fact]["engine"]) == ("success", "spark")
         assert meta[fact]["rows_written"] > 0
+
+
+#: The Spark DAG's task groups run on the cluster: the interaction fact and the item statistics (exact NUMERIC
+#: sums; the item review's asset). Each build is one spark-submit (about 100 s on a loaded CI machine), so two
+#: of the five; all five facts on the cluster: tests/test_spark_cluster.py, through this DAG: local[2] above.
+CLUSTER_GROUPS = ["question_interaction_fact", "item_statistics_fact"]
+
+
+@pytest.mark.spark_cluster
+def test_spark_dag_on_a_standalone_cluster_builds_the_pandas_facts(spark_cluster, pg_server, tmp_path_factory,
+                                                                   seeded, reference_warehouse):
+    """The Spark DAG under Airflow against a real standalone cluster: ``spark_default`` is the cluster's
+    ``spark://`` master, so every build task's spark-submit registers an application named after its fact with
+    the master, which runs it on the workers' executors to the end; the checks pass; the facts, rejects and run
+    log equal a direct Pandas run of the hour. Its own Airflow database: the tests above ran this DAG's hour."""
+    assert set(CLUSTER_GROUPS) <= set(FACTS)
+    airflow = airflow_env(pg_server, tmp_path_factory.getbasetemp(), "cluster")
+    env = airflow.env(seeded.source_url, seeded.warehouse_url, MCQ_ENGINE="spark",
+                      AIRFLOW_CONN_SPARK_DEFAULT=json.dumps({"conn_type": "spark", "host": spark_cluster.master_url}),
+                      MCQ_JDBC_JAR="/usr/share/java/postgresql.jar", **spark_cluster.driver_env)
+    apps_before = {app["id"] for app in spark_cluster.status()["completedapps"]}
+    started = time.perf_counter()
+    run = dag_test(airflow, "mcq_analytics_spark", [logical_date_for(HOURS[0])], retries=0, proc_env=env,
+                   groups=CLUSTER_GROUPS, timeout=1800)[0]
+    print(f"\nSpark DAG on the standalone cluster, {len(CLUSTER_GROUPS)} groups, one hour: "
+          f"{time.perf_counter() - started:.1f}s")
+
+    assert run.state == "success", run.tasks
+    assert run.tasks == {f"{fact}.{task}": "success" for fact in CLUSTER_GROUPS
+                         for task in ("build", "check_columns", "check_table", "check_rules")}
+    status = spark_cluster.status()
+    ran = [app for app in status["completedapps"] if app["id"] not in apps_before]
+    # One application per build (the job names it after its fact and window), finished, with executors on a
+    # worker: each executor a worker launches gets a folder <work dir>/<application id>.
+    assert sorted((app["name"], app["state"]) for app in ran) == [
+        (f"mcq-{fact}-{HOURS[0].start:%Y%m%dT%H%M}", "FINISHED") for fact in sorted(CLUSTER_GROUPS)], ran
+    assert status["activeapps"] == []
+    for app in ran:
+        assert list(spark_cluster.base.glob(f"worker-*/work/{app['id']}")), (app, spark_cluster.log_tail())
+
+    direct_run(seeded.source_url, reference_warehouse, HOURS[:1])
+    got, expected = fetch_all_facts(seeded.warehouse_url), fetch_all_facts(reference_warehouse)
+    assert all(expected[fact] for fact in CLUSTER_GROUPS), "the generated data should fill the facts built"
+    assert_facts_equal({f: got[f] for f in CLUSTER_GROUPS}, {f: expected[f] for f in CLUSTER_GROUPS})
+    assert {f: got[f] for f in FACTS if f not in CLUSTER_GROUPS} == {f: [] for f in FACTS if f not in CLUSTER_GROUPS}
+    for fact in CLUSTER_GROUPS:
+        assert fetch_rejects(seeded.warehouse_url, fact) == fetch_rejects(reference_warehouse, fact)
+
+    meta = metadata_rows(seeded.warehouse_url)
+    for fact in CLUSTER_GROUPS:
+        row = meta[fact]
+        assert (row["status"], row["engine"], row["consecutive_failures"], row["last_error"]) == (
+            "success", "spark", 0, None)
+        assert (row["last_window_start"], row["last_window_end"], row["watermark"]) == (
+            HOURS[0].start, HOURS[0].end, HOURS[0].end)
+    assert {(r["pipeline_name"], r["run_id"], r["engine"], r["status"], r["triggered_by"])
+            for r in run_log(seeded.warehouse_url)} == {
+        (fact, support.run_id_for(fact, "mcq_analytics_spark", run.run_id, 1), "spark", "success",
+         support.triggered_by("mcq_analytics_spark", run.run_id)) for fact in CLUSTER_GROUPS}
+    counts = {(r["pipeline_name"], r["rows_written"], r["rows_rejected"]) for r in run_log(seeded.warehouse_url)}
+    assert counts == {(r["pipeline_name"], r["rows_written"], r["rows_rejected"])
+                      for r in run_log(reference_warehouse) if r["pipeline_name"] in CLUSTER_GROUPS}
+    assert all(written > 0 for _, written, _ in counts)
 
 
 @pytest.mark.spark
