@@ -5,6 +5,7 @@ log folders in a temporary directory; stopped after the session.
 Loaded as a pytest plugin by ``conftest.py``: it provides the session fixture ``spark_cluster`` (tests using
 it are marked ``spark_cluster``) and, at the end of the session, a line with the cluster's wall time and the
 peak memory its processes used (sampled RSS of the master, workers, executors and the drivers submitted to it).
+The tests that use it run last (``pytest_collection_modifyitems``), so the cluster is up only while they run.
 """
 
 from __future__ import annotations
@@ -245,6 +246,13 @@ def spark_cluster(request: pytest.FixtureRequest) -> Iterator[SparkCluster]:
         cluster.stop()
         shutil.rmtree(base, ignore_errors=True)
         request.config.stash[_MEASURES_KEY] = _Measures(time.monotonic() - t0, cluster.started_seconds, sampler)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests on the cluster run last, one after another (stable order otherwise): the session's cluster
+    (≈2 GB, started by the first test that asks) then lives only while they run, not through the rest of the
+    suite, and the summary's wall time is theirs. Tests outside test_spark_cluster.py use it too."""
+    items.sort(key=lambda item: "spark_cluster" in getattr(item, "fixturenames", ()))
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
