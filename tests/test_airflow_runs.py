@@ -263,7 +263,7 @@ def test_spark_dag_on_a_standalone_cluster_builds_the_pandas_facts(spark_cluster
     apps_before = {app["id"] for app in spark_cluster.status()["completedapps"]}
     started = time.perf_counter()
     run = dag_test(airflow, "mcq_analytics_spark", [logical_date_for(HOURS[0])], retries=0, proc_env=env,
-                   groups=CLUSTER_GROUPS, timeout=1800)[0]
+                   groups=CLUSTER_GROUPS, timeout=2400)[0]  # 1,519 s seen at load 20 on 2 cores
     print(f"\nSpark DAG on the standalone cluster, {len(CLUSTER_GROUPS)} groups, one hour: "
           f"{time.perf_counter() - started:.1f}s")
 
