@@ -79,7 +79,7 @@ def test_three_hourly_runs_equal_a_direct_run_and_a_rerun_changes_nothing(airflo
 
     assert [r.state for r in runs] == ["success"] * 3, [r.tasks for r in runs]
     assert [r.interval for r in runs] == [(w.start.isoformat(), w.end.isoformat()) for w in HOURS]
-    assert all(set(r.tasks.values()) == {"success"} and len(r.tasks) == 4 * len(FACTS) for r in runs)
+    assert all(set(r.tasks.values()) == {"success"} and len(r.tasks) == 2 * len(FACTS) for r in runs)
 
     direct_run(seeded.source_url, reference_warehouse, HOURS)
     expected = fetch_all_facts(reference_warehouse)
@@ -143,8 +143,7 @@ def test_a_failing_group_fails_its_pipeline_and_the_run_and_leaves_the_others_in
 
     assert run.state == "failed"
     assert run.tasks["test_funnel_fact.build"] == "failed"
-    assert {run.tasks[f"test_funnel_fact.{c}"] for c in ("check_columns", "check_table", "check_rules")} == {
-        "upstream_failed"}
+    assert run.tasks["test_funnel_fact.checks"] == "upstream_failed"
     for fact in ("question_interaction_fact", "test_summary_fact"):
         assert {state for task, state in run.tasks.items() if task.startswith(fact)} == {"success"}
 
@@ -168,6 +167,39 @@ def test_a_failing_group_fails_its_pipeline_and_the_run_and_leaves_the_others_in
     with psycopg.connect(seeded.warehouse_url) as conn:
         assert conn.execute("SELECT test_id, etl_run_id FROM analytics.test_funnel_fact").fetchall() == [
             (999, sentinel)]
+
+
+def test_a_failing_check_fails_the_run_and_names_the_failed_checks(airflow, seeded):
+    """Bad rows (a trigger sets ``pass_rate`` to 2 on every test_summary_fact row with submissions): the build
+    succeeds, the group's one ``checks`` task fails and so does the DAG run; its log lists each check with
+    its result and the failure names exactly the two checks the rows break, with the table; the other
+    groups' checks pass."""
+    from mcq_analytics.airflow.dag_factory import check_expressions
+
+    with psycopg.connect(seeded.warehouse_url) as conn:
+        conn.execute("""
+            CREATE FUNCTION analytics.bad_pass_rate() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF NEW.submissions > 0 THEN NEW.pass_rate := 2; END IF; RETURN NEW; END $$;
+            CREATE TRIGGER bad_pass_rate BEFORE INSERT OR UPDATE ON analytics.test_summary_fact
+              FOR EACH ROW EXECUTE FUNCTION analytics.bad_pass_rate();""")
+    [run], out = dag_test_with_output(airflow, "mcq_analytics_batch", [logical_date_for(HOURS[1])], retries=0,
+                                      proc_env=airflow.env(seeded.source_url, seeded.warehouse_url))
+
+    assert run.state == "failed"
+    assert run.tasks["test_summary_fact.build"] == "success"
+    assert run.tasks["test_summary_fact.checks"] == "failed"
+    assert {task: state for task, state in run.tasks.items() if not task.startswith("test_summary_fact.")} == {
+        f"{fact}.{task}": "success" for fact in FACTS if fact != "test_summary_fact" for task in ("build", "checks")}
+    total = len(check_expressions("test_summary_fact")) + 4  # and the rule file's four rules
+    assert (f"analytics.test_summary_fact: 2 of {total} checks failed: pass_rate <= 1, "
+            "pass_rate_is_passed_over_submissions") in out
+    for line in ("pass_rate <= 1: False", "pass_rate_is_passed_over_submissions: False", "pass_rate >= 0: True",
+                 "table keys_unique: True", "table counts_nested: True", "score_statistics_ordered: True",
+                 "test_id is not null: True"):
+        assert line in out, line
+    assert "table stages_non_increasing: True" in out  # the funnel's checks ran and passed
+    with psycopg.connect(seeded.warehouse_url) as conn:
+        assert conn.execute("SELECT count(*) FROM analytics.test_summary_fact WHERE pass_rate = 2").fetchone()[0] > 0
 
 
 STAND_IN_JOB = '''

@@ -225,7 +225,7 @@ def test_hourly_preset_would_give_zero_length_intervals(airflow_in_process):
 
 # -- structure -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dag_id", DAG_IDS)
-def test_three_independent_task_groups_each_build_then_checks(dags, dag_id):
+def test_independent_task_groups_each_build_then_one_checks_task(dags, dag_id):
     from airflow.sdk import TaskGroup
 
     dag = dags[dag_id]
@@ -234,41 +234,57 @@ def test_three_independent_task_groups_each_build_then_checks(dags, dag_id):
     for fact, group in groups.items():
         assert isinstance(group, TaskGroup)
         assert f"analytics.{fact}" in group.doc_md
-        assert list(group.children) == [f"{fact}.build", f"{fact}.check_columns", f"{fact}.check_table",
-                                        f"{fact}.check_rules"]
+        assert list(group.children) == [f"{fact}.build", f"{fact}.checks"]
         build = dag.get_task(f"{fact}.build")
         assert build.upstream_task_ids == set()  # groups are independent (documented in doc_md)
-        assert build.downstream_task_ids == {f"{fact}.check_columns", f"{fact}.check_table",
-                                             f"{fact}.check_rules"}
-        for check_id in build.downstream_task_ids:
-            assert dag.get_task(check_id).downstream_task_ids == set()
-    assert len(dag.tasks) == 4 * len(FACTS)
+        assert build.downstream_task_ids == {f"{fact}.checks"}
+        assert dag.get_task(f"{fact}.checks").downstream_task_ids == set()
+    assert len(dag.tasks) == 2 * len(FACTS)
+
+
+def check_names(dag, fact: str, warehouse_url: str) -> list[str]:
+    """The names of the checks the fact's ``checks`` query returns (run on an empty warehouse)."""
+    task = dag.get_task(f"{fact}.checks")
+    with psycopg.connect(warehouse_url) as conn:
+        cur = conn.execute(render(task, task.sql, RUN))
+        return [d.name for d in cur.description]
 
 
 @pytest.mark.parametrize("dag_id", DAG_IDS)
-def test_checks_use_common_sql_operators_on_the_warehouse(dags, dag_id):
-    from airflow.providers.common.sql.operators.sql import (
-        SQLCheckOperator,
-        SQLColumnCheckOperator,
-        SQLTableCheckOperator,
-    )
+def test_checks_use_the_common_sql_check_operator_on_the_warehouse(dags, dag_id):
+    """One ``SQLCheckOperator`` per fact, on ``mcq_warehouse``: the registry's column, range and table checks
+    beside the rule file it includes (``include/sql/checks/<fact>.sql``)."""
+    from airflow.providers.common.sql.operators.sql import SQLCheckOperator
+
+    from mcq_analytics.airflow.dag_factory import check_expressions
+    from mcq_analytics.airflow.operators import NamedSQLCheckOperator
+    from mcq_analytics.facts import fact as declared
 
     dag = dags[dag_id]
     for fact in FACTS:
-        columns = dag.get_task(f"{fact}.check_columns")
-        table = dag.get_task(f"{fact}.check_table")
-        rules = dag.get_task(f"{fact}.check_rules")
-        assert isinstance(columns, SQLColumnCheckOperator)
-        assert isinstance(table, SQLTableCheckOperator)
-        assert isinstance(rules, SQLCheckOperator)
-        for task in (columns, table, rules):
-            assert task.conn_id == "mcq_warehouse"
-        assert columns.table == table.table == f"analytics.{fact}"
-        # DagBag resolves the template file: the task holds include/sql/checks/<fact>.sql's text
-        assert rules.sql == (REPO / "include" / "sql" / "checks" / f"{fact}.sql").read_text()
-        assert "keys_unique" in table.checks
-    assert "stages_non_increasing" in dag.get_task("test_funnel_fact.check_table").checks
-    assert "pass_rate" in dag.get_task("test_summary_fact.check_columns").column_mapping
+        task = dag.get_task(f"{fact}.checks")
+        assert isinstance(task, SQLCheckOperator) and isinstance(task, NamedSQLCheckOperator)
+        assert task.conn_id == "mcq_warehouse"
+        assert task.subject == f"analytics.{fact}"
+        assert f"{{% include 'checks/{fact}.sql' %}}" in task.sql
+        rendered = render(task, task.sql)
+        rule_file = (REPO / "include" / "sql" / "checks" / f"{fact}.sql").read_text()
+        assert render(task, rule_file).strip() in rendered
+        assert f"FROM analytics.{fact}" in rendered
+        names = check_expressions(fact)
+        f = declared(fact)
+        assert {f"{col} is not null" for col in (*f.keys, *f.not_null)} <= set(names)
+        assert {f"table {rule}" for rule in f.table_rules} <= set(names)
+        assert "table keys_unique" in names
+        for col, (low, high) in f.ranges.items():
+            assert f"{col} >= {low:g}" in names
+            if high is not None:
+                assert f"{col} <= {high:g}" in names
+        assert len([n for n in names if " <= " in n]) == sum(high is not None for _, high in f.ranges.values())
+        for name in names:  # each is in the task's documentation (the UI's task page)
+            assert f"`{name}`" in task.doc_md
+    assert "table stages_non_increasing" in check_expressions("test_funnel_fact")
+    assert {"pass_rate >= 0", "pass_rate <= 1"} <= set(check_expressions("test_summary_fact"))
 
 
 def test_build_operators_and_their_outlets(dags):
@@ -369,7 +385,7 @@ GOOD = {
     "item_statistics_fact": "(1, '2024-06-01 10:00+00', 11, 2, 2, 1, 100, 100, 10000, 300, 50000, 20000, %s)",
     "option_choice_fact": "(1, '2024-06-01 10:00+00', 11, 0, false, 2, 2, 300, 50000, %s)",
 }
-BAD = {  # each breaks one rule that only check_rules sees, plus a rule of check_table or check_columns
+BAD = {  # each breaks one rule of the rule file, plus a column, range or table check of the registry
     "question_interaction_fact": (
         "(2, 11, 1, 1, '2024-06-01 10:05+00', '2024-06-01 10:07+00', '2024-06-01 10:00+00', 2, 0, 2, false, 1, -1, %s)"
     ),
@@ -385,29 +401,27 @@ BAD = {  # each breaks one rule that only check_rules sees, plus a rule of check
 
 
 def run_checks(dag, fact: str, warehouse_url: str) -> dict[str, bool]:
-    """Render the group's three check queries for ``RUN`` and evaluate them as the operators do."""
-    from airflow.providers.common.sql.operators.sql import _parse_boolean
-
-    columns = dag.get_task(f"{fact}.check_columns")
-    table = dag.get_task(f"{fact}.check_table")
-    rules = dag.get_task(f"{fact}.check_rules")
-    outcome: dict[str, bool] = {}
+    """Render the group's ``checks`` query for ``RUN`` and evaluate its row as the operator does."""
+    task = dag.get_task(f"{fact}.checks")
     with psycopg.connect(warehouse_url) as conn:
-        for col, check, result in conn.execute(render(columns, columns.sql, RUN)).fetchall():
-            outcome[f"{col}.{check}"] = columns._get_match(columns.column_mapping[col][check], result)
-        for name, result in conn.execute(render(table, table.sql, RUN)).fetchall():
-            outcome[name] = _parse_boolean(str(result)) is True
-        row = conn.execute(render(rules, rules.sql, RUN)).fetchone()
-        outcome.update({f"rules.{i}": bool(v) for i, v in enumerate(row)})
-    return outcome
+        cur = conn.execute(render(task, task.sql, RUN))
+        row = cur.fetchone()
+        return {d.name: bool(v) for d, v in zip(cur.description, row, strict=True)}
 
 
 @pytest.mark.parametrize("fact", FACTS)
 def test_quality_checks_pass_on_good_rows_and_catch_bad_ones(dags, dbs, fact):
+    from mcq_analytics.airflow.dag_factory import check_expressions
+
     dag = dags["mcq_analytics_batch"]
+    registry_checks = set(check_expressions(fact))
     run_id = support.run_id_for(fact, dag.dag_id, RUN, 1)
     other_run = support.run_id_for(fact, dag.dag_id, "scheduled__2024-06-01T09:00:00+00:00", 1)
-    assert all(run_checks(dag, fact, dbs.warehouse_url).values())  # empty scope passes
+    empty = run_checks(dag, fact, dbs.warehouse_url)
+    assert all(empty.values()), empty  # empty scope passes
+    names = check_names(dag, fact, dbs.warehouse_url)
+    assert len(names) == len(set(names)) == len(empty)  # every check has its own name
+    assert registry_checks < set(names)  # ... and the rule file's checks come with them
     with psycopg.connect(dbs.warehouse_url) as conn:
         conn.execute(f"INSERT INTO analytics.{fact} VALUES {GOOD[fact]}".replace(", %s)", ", %s, now())"),
                      (run_id,))
@@ -420,18 +434,17 @@ def test_quality_checks_pass_on_good_rows_and_catch_bad_ones(dags, dbs, fact):
         conn.execute(f"UPDATE analytics.{fact} SET etl_run_id = %s", (run_id,))
     outcome = run_checks(dag, fact, dbs.warehouse_url)
     failed = sorted(name for name, ok in outcome.items() if not ok)
-    assert any(name.startswith("rules.") for name in failed), outcome
-    assert any(not name.startswith("rules.") for name in failed), outcome
+    assert any(name not in registry_checks for name in failed), outcome  # a rule of the rule file
+    assert any(name in registry_checks for name in failed), outcome  # a column, range or table check
 
 
 def test_check_scope_matches_the_run_id_convention(dags):
     dag = dags["mcq_analytics_batch"]
     for fact in FACTS:
-        rules = dag.get_task(f"{fact}.check_rules")
-        sql = render(rules, rules.sql, "manual__it's")
-        assert f"starts_with(etl_run_id, '{fact}__mcq_analytics_batch__manual__it''s__')" in sql
-        columns = dag.get_task(f"{fact}.check_columns")
-        assert f"'{fact}__mcq_analytics_batch__manual__it''s__'" in render(columns, columns.sql, "manual__it's")
+        task = dag.get_task(f"{fact}.checks")
+        sql = render(task, task.sql, "manual__it's")
+        # both halves of the query: the registry's checks and the included rule file
+        assert sql.count(f"starts_with(etl_run_id, '{fact}__mcq_analytics_batch__manual__it''s__')") >= 2, sql
         assert support.run_id_for(fact, dag.dag_id, "manual__x", 3).startswith(
             support.run_prefix(fact, dag.dag_id, "manual__x"))
 

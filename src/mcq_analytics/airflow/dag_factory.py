@@ -1,8 +1,9 @@
 """The one factory of the fact DAGs: ``fact_dag("pandas")`` is ``mcq_analytics_batch``, ``fact_dag("spark")``
 ``mcq_analytics_spark``; both DAG files in ``dags/`` only call it.
 
-Each DAG has one task group per fact of ``mcq_analytics.facts.REGISTRY``: its build task, then three
-data-quality checks whose columns, ranges and table rules derive from the registry. The alert callbacks
+Each DAG has one task group per fact of ``mcq_analytics.facts.REGISTRY``: its build task, then one ``checks``
+task running all its data-quality checks (columns, ranges and table rules from the registry, the rule file's
+derived-column rules) in one query. The alert callbacks
 sit on the build tasks only (a check's outcome never changes a pipeline's failure streak). Building a DAG
 touches no database and reads no connection (it runs at every DAG parse).
 """
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.providers.common.sql.operators.sql import SQLColumnCheckOperator, SQLTableCheckOperator
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, Asset, BaseOperator, CronDataIntervalTimetable, Param, TaskGroup
 
@@ -53,11 +53,12 @@ CHECK_ARGS: dict[str, Any] = {"retries": 1, "retry_delay": timedelta(seconds=30)
 
 CHECKS_DOC = """
 **Tasks.** `build` writes the fact for the run's data interval in one locked, atomic transaction and records
-`etl_metadata`/`etl_run_log`; then three data-quality checks on connection `mcq_warehouse`, scoped to the
-rows **this DAG run wrote** — `etl_run_id` starts with `<fact>__<dag_id>__<run_id>__`, i.e. exactly the
-sessions or (test, hour) buckets the window recomputed (one sequential scan of the fact per check):
-`check_columns` (no NULL keys, values in range), `check_table` (unique keys, nested counts),
-`check_rules` (`include/sql/checks/<fact>.sql`: the contract's derived-column rules).
+`etl_metadata`/`etl_run_log`; then `checks` runs every data-quality check of the fact on connection
+`mcq_warehouse` in one query, scoped to the rows **this DAG run wrote** — `etl_run_id` starts with
+`<fact>__<dag_id>__<run_id>__`, i.e. exactly the sessions or (test, hour) buckets the window recomputed: no
+NULL keys, values in range, unique keys and nested counts (from the registry), and the contract's
+derived-column rules (`include/sql/checks/<fact>.sql`). Its log lists each check with `True`/`False`; a
+failure names the failed checks.
 """
 
 
@@ -118,40 +119,45 @@ def scope_clause(fact: str) -> str:
     return f"starts_with(etl_run_id, {support.run_prefix_template(fact)})"
 
 
-def _range_check(low: float, high: float | None) -> dict[str, dict[str, float]]:
-    checks = {"min": {"geq_to": low}}
-    if high is not None:
-        checks["max"] = {"leq_to": high}
+def check_expressions(fact: str) -> dict[str, str]:
+    """The registry's checks of ``fact`` as named SQL aggregates over the run's rows (true = pass), in the
+    order the log lists them: no NULL in keys and required columns, the columns' ranges (an empty scope
+    passes, as ``SQLColumnCheckOperator(accept_none=True)`` did), then the table rules (a NULL fails, as
+    ``SQLTableCheckOperator`` did)."""
+    declared = registry.fact(fact)
+    checks: dict[str, str] = {}
+    for col in dict.fromkeys((*declared.keys, *declared.not_null)):
+        checks[f"{col} is not null"] = f"count(*) FILTER (WHERE {col} IS NULL) = 0"
+    for col, (low, high) in declared.ranges.items():
+        checks[f"{col} >= {low:g}"] = f"coalesce(min({col}) >= {low:g}, true)"
+        if high is not None:
+            checks[f"{col} <= {high:g}"] = f"coalesce(max({col}) <= {high:g}, true)"
+    for name, stmt in declared.table_rules.items():
+        checks[f"table {name}"] = f"coalesce({stmt}, false)"
     return checks
 
 
-def quality_checks(fact: str, conn_id: str = support.WAREHOUSE_CONN_ID) -> list[BaseOperator]:
-    """The three check tasks of a fact's group (create them inside the group's context)."""
+def checks_sql(fact: str) -> str:
+    """One query, one row of named booleans: the registry's checks (``check_expressions``) beside the rule
+    file's (``include/sql/checks/<fact>.sql``, included by Jinja), both over the rows this DAG run wrote."""
     declared = registry.fact(fact)
-    table = declared.table
-    scope = scope_clause(fact)
-    column_mapping: dict[str, dict[str, Any]] = {
-        col: {"null_check": {"equal_to": 0}} for col in (*declared.keys, *declared.not_null)
-    }
-    for col, (low, high) in declared.ranges.items():
-        column_mapping[col] = _range_check(low, high)
-    columns = SQLColumnCheckOperator(
-        task_id="check_columns", conn_id=conn_id, table=table, column_mapping=column_mapping,
-        partition_clause=scope, accept_none=True, **CHECK_ARGS,
-        doc_md="No NULL keys; rates in [0, 1], percentages in [0, 100], counts and durations ≥ 0 "
-               "(over the rows this DAG run wrote).",
+    columns = ",\n".join(f'    {expr} AS "{name}"' for name, expr in check_expressions(fact).items())
+    return (f"SELECT * FROM (\nSELECT\n{columns}\nFROM {declared.table}\nWHERE {scope_clause(fact)}\n"
+            f") AS registry_checks CROSS JOIN (\n{{% include 'checks/{fact}.sql' %}}\n) AS rule_checks")
+
+
+def quality_checks(fact: str, conn_id: str = support.WAREHOUSE_CONN_ID) -> BaseOperator:
+    """The ``checks`` task of a fact's group (create it inside the group's context): every check of the fact
+    in one query and one task process — before, three tasks of three processes each scanned the run's rows
+    (issue 17: most of an hourly run was check tasks starting up). The log names each check with its result
+    and a failure names the failed ones."""
+    listed = "\n".join(f"- `{name}`" for name in check_expressions(fact))
+    return NamedSQLCheckOperator(
+        task_id="checks", conn_id=conn_id, sql=checks_sql(fact), params={"fact": fact},
+        subject=registry.fact(fact).table, **CHECK_ARGS,
+        doc_md=f"All data-quality checks of `analytics.{fact}` over the rows this DAG run wrote, one query:\n"
+               f"{listed}\n- and the contract's derived-column rules of `include/sql/checks/{fact}.sql`.",
     )
-    table_checks = SQLTableCheckOperator(
-        task_id="check_table", conn_id=conn_id, table=table,
-        checks={name: {"check_statement": stmt} for name, stmt in declared.table_rules.items()},
-        partition_clause=scope, **CHECK_ARGS,
-        doc_md="Unique keys and nested counts (funnel stages non-increasing) over this run's rows.",
-    )
-    rules = NamedSQLCheckOperator(
-        task_id="check_rules", conn_id=conn_id, sql=f"checks/{fact}.sql", params={"fact": fact},
-        **CHECK_ARGS, doc_md=f"The contract's derived-column rules: `include/sql/checks/{fact}.sql`.",
-    )
-    return [columns, table_checks, rules]
 
 
 # -- the factory ---------------------------------------------------------------------------------------
@@ -193,7 +199,7 @@ DAG_SPECS: dict[str, FactDagSpec] = {
 
 def fact_dag(engine: str) -> DAG:
     """The fact DAG of ``engine`` (``pandas``: the batch DAG, whose builds also serve ``MCQ_ENGINE=auto``;
-    ``spark``): one task group per registered fact, its build task then its three quality checks."""
+    ``spark``): one task group per registered fact, its build task then its ``checks`` task."""
     try:
         spec = DAG_SPECS[engine]
     except KeyError:

@@ -312,7 +312,13 @@ class ReconcileOperator(LineageReporting, BaseOperator):
 
 class NamedSQLCheckOperator(SQLCheckOperator):
     """``SQLCheckOperator`` whose log names each check: one ``<column>: True/False`` line per boolean of the
-    query's row (the provider logs only ``Record: (True, True, …)``), and a failure names the false ones."""
+    query's row (the provider logs only ``Record: (True, True, …)``), and a failure names the false ones.
+    ``subject`` (e.g. the fact table) starts the failure message; the fact DAGs run all of a fact's checks
+    as one such query (``dag_factory.checks_sql``)."""
+
+    def __init__(self, *, subject: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.subject = subject
 
     def execute(self, context: Context) -> None:
         hook = self.get_db_hook()
@@ -327,5 +333,6 @@ class NamedSQLCheckOperator(SQLCheckOperator):
             self.log.info("%s: %s", name, bool(value))
         failed = [name for name, value in zip(names, record, strict=True) if not value]
         if failed:
-            self._raise_exception(f"{len(failed)} of {len(names)} checks failed: {', '.join(failed)}")
+            prefix = f"{self.subject}: " if self.subject else ""
+            self._raise_exception(f"{prefix}{len(failed)} of {len(names)} checks failed: {', '.join(failed)}")
         self.log.info("all %d checks passed", len(names))
