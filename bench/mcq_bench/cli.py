@@ -60,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--work-dir", type=Path, help="scratch folder (default: a new temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the throwaway server, data and logs")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--airflow", action="store_true", help="also section 6: a real Airflow backfill of the "
+                                                               "demo's 6 hours under a local scheduler")
+    parser.add_argument("--airflow-only", action="store_true", help="only section 6 (no engine phases)")
+    parser.add_argument("--airflow-max-active-runs", type=int, default=3, metavar="N",
+                        help="the Airflow backfill's --max-active-runs (default 3)")
     parser.add_argument("--from-json", type=Path, metavar="PATH", help="print the tables of a saved run and exit")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     return parser
@@ -108,7 +113,10 @@ def _run_and_report(args: argparse.Namespace, ctx: Context, skipped: dict[str, s
     path = args.json or RESULTS_DIR / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{scale.name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        run_benchmark(ctx, report)
+        if not args.airflow_only:
+            run_benchmark(ctx, report)
+        if args.airflow or args.airflow_only:
+            report["airflow"] = _airflow_section(ctx, args.airflow_max_active_runs)
         text, targets = summarise(ctx, report)
     except Exception:
         report["error"] = traceback.format_exc()
@@ -129,6 +137,18 @@ def _run_and_report(args: argparse.Namespace, ctx: Context, skipped: dict[str, s
     if args.check and not all(t["met"] for t in targets.values()):
         return 1
     return 0
+
+
+def _airflow_section(ctx: Context, max_active_runs: int) -> dict:
+    """Section 6 on the benchmark's server (its failure is reported in the section, not fatal)."""
+    from mcq_bench.airflow_backfill import measure_airflow_backfill
+
+    ctx.say("section 6: Airflow backfill")
+    try:
+        return measure_airflow_backfill(ctx.admin_url or ctx.source_url, ctx.work_dir, ctx.say,
+                                        max_active_runs=max_active_runs)
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def _clean_up(args: argparse.Namespace, server: EmbeddedPostgres | None, wrote_user_databases: bool,

@@ -18,7 +18,7 @@ from psycopg import sql
 
 from mcq_analytics.facts import FACT_NAMES
 from mcq_analytics.windows import Window
-from mcq_bench import ranges
+from mcq_bench import airflow_backfill, ranges
 from mcq_bench.analysis import crossover, memory_limit, ratio_or_none, recommend_threshold
 from mcq_bench.runner import Context, Run
 from mcq_bench.scales import (
@@ -90,13 +90,16 @@ def summarise(ctx: Context | SimpleNamespace, report: dict[str, Any]) -> tuple[s
     One function per numbered section, each appending its lines and the targets it judges."""
     targets: dict[str, Any] = {}
     lines = _header(ctx, report)
-    lines += _one_window(ctx, report, targets)
-    lines += _history_growth(ctx, report, targets)
-    lines += _backfill(ctx, report["phases"]["B"]["backfill"], targets)
-    startup, startup_lines = _spark_startup(report)
-    lines += startup_lines
-    lines += _window_sizes(report, startup)
-    lines += ranges.report_lines(report["phases"]["B"].get("ranges"), targets)
+    if "phases" in report:  # absent with --airflow-only
+        lines += _one_window(ctx, report, targets)
+        lines += _history_growth(ctx, report, targets)
+        lines += _backfill(ctx, report["phases"]["B"]["backfill"], targets)
+        startup, startup_lines = _spark_startup(report)
+        lines += startup_lines
+        lines += _window_sizes(report, startup)
+        lines += ranges.report_lines(report["phases"]["B"].get("ranges"), targets)
+    if "airflow" in report:
+        lines += airflow_backfill.report_lines(report["airflow"])
     lines += _targets(targets)
     return "\n".join(lines), targets
 
