@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from contextlib import ExitStack, closing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.providers.common.sql.operators.sql import SQLCheckOperator
@@ -29,9 +29,11 @@ from mcq_analytics.connections import Databases
 from mcq_analytics.facts import FACT_NAMES, fact
 from mcq_analytics.locks import PipelineBusy, pipeline_run_locks
 from mcq_analytics.paths import SPARK_JOBS_DIR
-from mcq_analytics.pipeline import PipelineResult, SourceHours
 from mcq_analytics.spark.submit import submit_settings
 from mcq_analytics.windows import Window
+
+if TYPE_CHECKING:  # pandas: only where a build runs, not at DAG parse time (every task process parses)
+    from mcq_analytics.pipeline import PipelineResult
 
 
 def attempt_text(context: Context, final: bool) -> str:
@@ -207,6 +209,8 @@ class SparkFactSubmitOperator(LineageReporting, SparkSubmitOperator):
             metadata.abandon_orphaned_runs(warehouse_url, self.pipeline, run_id)
             self._open_run = (warehouse_url, window, run_id, final)
             try:
+                from mcq_analytics.pipeline import SourceHours
+
                 seen = SourceHours.take(source_url, window)
                 # The one job assembly run_etl.py uses too (conf, JDBC driver, package zip, environment),
                 # checked before submitting; set before super().execute() builds the provider's hook.

@@ -12,13 +12,14 @@ import logging
 import os
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from mcq_analytics import engines
 from mcq_analytics.config import Settings, load_settings
-from mcq_analytics.pipeline import PipelineResult
 from mcq_analytics.windows import Window, parse_time
+
+if TYPE_CHECKING:  # the engines pull in pandas: imported where a build runs, never at DAG parse time
+    from mcq_analytics.pipeline import PipelineResult
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,8 @@ def run_fact_build(source_url: str, warehouse_url: str, window: Window, pipeline
     ``final=False`` (an attempt Airflow will retry) records the failure in the run log without counting
     it as a pipeline failure. ``settings`` defaults to the worker's (``settings_from_environment``).
     """
+    from mcq_analytics import engines
+
     settings = settings or settings_from_environment()
     return engines.run_window(engine, settings, source_url, warehouse_url, window, [pipeline], triggered,
                               run_ids={pipeline: run_id}, final=final, expected_rows=expected_rows)[0]
