@@ -25,7 +25,6 @@ from mcq_analytics.airflow.operators import (
     FactBuildOperator,
     NamedSQLCheckOperator,
     ReconcileOperator,
-    SparkFactSubmitOperator,
 )
 from mcq_analytics.airflow.reload import ReloadOperator
 from mcq_analytics.config import ENGINES
@@ -174,6 +173,8 @@ def _pandas_build(fact: str) -> BaseOperator:
 
 
 def _spark_build(fact: str) -> BaseOperator:
+    from mcq_analytics.airflow.spark_operator import SparkFactSubmitOperator  # only the Spark DAG loads Spark
+
     return SparkFactSubmitOperator(
         task_id="build", pipeline=fact, outlets=[fact_asset(fact)], **BUILD_CALLBACKS,
         doc_md=f"Submits the Spark job that builds `analytics.{fact}` for the data interval.",
