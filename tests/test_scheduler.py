@@ -1,7 +1,8 @@
 """A real Airflow 3 deployment in miniature runs a three-hour backfill of the batch DAG: ``airflow
 api-server`` (the Task SDK workers report to its execution API), ``airflow dag-processor`` and ``airflow
 scheduler`` with the LocalExecutor on the test PostgreSQL, then ``airflow backfill create`` and ``airflow
-dags unpause``. Slow (about two minutes): ``pytest -m 'not scheduler'`` skips it."""
+dags unpause``, once in order and once with overlapping runs. Slow (minutes each): ``pytest -m 'not
+scheduler'`` skips them."""
 
 from __future__ import annotations
 
@@ -131,7 +132,7 @@ def test_scheduler_runs_a_three_hour_backfill(pg_server, dbs, tmp_path_factory, 
     finally:
         stop_components(components)
     stopped = time.perf_counter() - finished
-    print(f"\nscheduler test: components healthy after {up:.1f}s, backfill of 3 runs (36 tasks) took "
+    print(f"\nscheduler test: components healthy after {up:.1f}s, backfill of 3 runs ({6 * len(FACTS)} tasks) took "
           f"{finished - backfilled:.1f}s, total {finished - started:.1f}s (+ stop {stopped:.1f}s)")
     assert all(c.proc.poll() is not None for c in components)
 
@@ -206,3 +207,85 @@ def test_local_airflow_script_comes_up_with_both_dags():
     assert "embedded PostgreSQL stopped" in stopped.stdout
     assert not pg_running_after_stop
     assert "export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=" in env_file
+
+
+OVERLAP_HOURS = [Window(T0 + timedelta(hours=h), T0 + timedelta(hours=h + 1)) for h in range(4)]
+
+
+@pytest.mark.scheduler
+def test_scheduler_backfill_with_overlapping_runs_equals_a_full_recompute(pg_server, dbs, tmp_path_factory,
+                                                                          schema_templates):
+    """Issue 17: backfill runs may overlap (``--max-active-runs 3``, what docs/airflow.md recommends): the
+    runs of four hours run side by side under a real scheduler, and the facts equal one recompute of the
+    whole range; every pipeline's watermark still ends at the range's end."""
+    generate(dbs.source_url, GeneratorConfig(seed=7, start=T0, hours=4, answers=2000), reset=True)
+    airflow = airflow_env(pg_server, tmp_path_factory.getbasetemp(), "scheduler_overlap")
+    metadata_db = airflow.db_url.replace("postgresql+psycopg2://", "postgresql://", 1)
+    port = free_port()
+    env = airflow.env(
+        dbs.source_url, dbs.warehouse_url,
+        AIRFLOW__API__HOST="127.0.0.1", AIRFLOW__API__PORT=str(port), AIRFLOW__API__WORKERS="1",
+        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
+        AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT="30", AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="False",
+    )
+
+    def backfill_runs() -> list[dict]:
+        with psycopg.connect(metadata_db, row_factory=dict_row) as conn:
+            return conn.execute(
+                "SELECT run_id, state, start_date, end_date FROM dag_run"
+                " WHERE dag_id = %s AND run_type = 'backfill' ORDER BY logical_date", (DAG_ID,)).fetchall()
+
+    def failed_tasks() -> list[dict]:
+        with psycopg.connect(metadata_db, row_factory=dict_row) as conn:
+            return conn.execute("SELECT run_id, task_id, state FROM task_instance WHERE dag_id = %s"
+                                " AND state IN ('failed', 'up_for_retry')", (DAG_ID,)).fetchall()
+
+    components = []
+    try:
+        components = [start_component(airflow, name, args, env) for name, args in (
+            ("api-server", ["api-server", "--port", str(port), "--host", "127.0.0.1"]),
+            ("dag-processor", ["dag-processor"]),
+            ("scheduler", ["scheduler"]),
+        )]
+
+        def logs() -> str:
+            return "\n".join(f"--- {c.name} (exit {c.proc.poll()}) ---\n{tail(c.log_path)}" for c in components)
+
+        wait_for("healthy components", lambda: healthy(port), 240, logs)
+
+        def serialized() -> bool:
+            with psycopg.connect(metadata_db) as conn:
+                return bool(conn.execute("SELECT 1 FROM serialized_dag WHERE dag_id = %s", (DAG_ID,)).fetchone())
+
+        wait_for("the DAG to be serialised", serialized, 240, logs)
+        airflow.airflow("backfill", "create", "--dag-id", DAG_ID, "--from-date", "2024-06-01T10:00:00",
+                        "--to-date", "2024-06-01T13:00:00", "--max-active-runs", "3", env=env)
+        airflow.airflow("dags", "unpause", DAG_ID, env=env)
+
+        def finished() -> list[dict] | None:
+            if failing := failed_tasks():
+                raise AssertionError(f"task attempts failed: {failing}")
+            rows = backfill_runs()
+            return rows if len(rows) == 4 and all(r["state"] in ("success", "failed") for r in rows) else None
+
+        runs = wait_for("the four backfill runs", finished, 1200, lambda: f"{backfill_runs()}\n{logs()}")
+    finally:
+        stop_components(components)
+
+    assert [r["state"] for r in runs] == ["success"] * 4, runs
+    # They overlapped: a later window's run started before an earlier one ended.
+    assert any(later["start_date"] < earlier["end_date"] for i, earlier in enumerate(runs) for later in runs[i + 1:])
+
+    reference = pg_server.create_database(f"t_sched_full_{int(time.time())}", template=schema_templates[1])
+    try:
+        whole = Window(OVERLAP_HOURS[0].start, OVERLAP_HOURS[-1].end)
+        assert {r.status for r in run_pandas_window(dbs.source_url, reference, whole)} == {"success"}
+        expected = fetch_all_facts(reference)
+        assert all(expected.values()), "the generated data should fill every fact"
+        assert_facts_equal(fetch_all_facts(dbs.warehouse_url), expected)
+    finally:
+        pg_server.drop_database(reference.rsplit("/", 1)[1])
+    with psycopg.connect(dbs.warehouse_url, row_factory=dict_row) as conn:
+        meta = {r["pipeline_name"]: r for r in conn.execute("SELECT * FROM analytics.etl_metadata")}
+    assert set(meta) == set(FACTS)
+    assert {(r["status"], r["watermark"]) for r in meta.values()} == {("success", OVERLAP_HOURS[-1].end)}
