@@ -120,3 +120,30 @@ def test_crossover_from_measured_points() -> None:
     result = analysis.crossover(pandas, slower)
     assert result["rows"] is None and "never" in result["verdict"]
     assert analysis.crossover(pandas[:1], spark[:1])["verdict"] == "not enough points"
+
+
+def test_airflow_section_reports_seconds_per_run_and_per_task() -> None:
+    """Section 6's figures from a measured section (the real backfill runs with ``--airflow``: too slow here)."""
+    from mcq_bench import airflow_backfill
+
+    task = {"run_id": "r", "state": "success", "try_number": 1}
+    section = {"hours": 2, "answers": 50_000, "max_active_runs": 3, "parallelism": 2, "startup_seconds": 20.0,
+               "backfill_seconds": 30.0,
+               "runs": [{"run_id": "a", "state": "success", "seconds": 12.0},
+                        {"run_id": "b", "state": "success", "seconds": 16.0}],
+               "tasks": [{**task, "task_id": "f.build", "kind": "build", "queued_s": 1.0, "running_s": 4.0,
+                          "parse_s": 2.0, "engine_s": 0.5},
+                         {**task, "task_id": "f.build", "kind": "build", "queued_s": 3.0, "running_s": 6.0,
+                          "parse_s": 2.0, "engine_s": 0.7},
+                         {**task, "task_id": "f.checks", "kind": "checks", "queued_s": 1.0, "running_s": 2.5,
+                          "parse_s": 1.5, "engine_s": None}]}
+    summary = airflow_backfill.summary(section)
+    assert (summary["seconds_per_run"], summary["run_seconds_median"], summary["run_seconds_range"]) == (
+        15.0, 14.0, (12.0, 16.0))
+    assert summary["kinds"]["build"] == {"count": 2, "per_run": 1.0, "queued_s": 2.0, "running_s": 5.0,
+                                         "parse_s": 2.0, "engine_s": 0.6}
+    assert summary["kinds"]["checks"]["engine_s"] is None
+    text = "\n".join(airflow_backfill.report_lines(section))
+    assert "backfill 30.0 s = 15.0 s per hourly run (a run: median 14.0 s, 12.0-16.0 s)" in text
+    assert "--max-active-runs 3" in text
+    assert "not measured" in "\n".join(airflow_backfill.report_lines(None))
