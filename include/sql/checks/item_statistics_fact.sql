@@ -1,5 +1,5 @@
 -- Data-quality rules of analytics.item_statistics_fact (docs/data_contract.md section 6), run by the DAGs'
--- `check_rules` task (SQLCheckOperator): one row of booleans, the task fails when any is false.
+-- `checks` task (beside the registry's checks, dag_factory.checks_sql): one row of named booleans; the task fails when any is false.
 -- Scope: the rows this DAG run wrote (etl_run_id = <fact>__<dag_id>__<run_id>__try<n>); an empty scope passes.
 -- An item score is m (max_points_cents) when correct and 0 otherwise, so Σx = correct·m and Σx² = correct·m²;
 -- the attempt totals are the bucket's, so attempts and the Σ X sums agree across the questions of a bucket.

@@ -1,5 +1,5 @@
 -- Data-quality rules of analytics.option_choice_fact (docs/data_contract.md section 6), run by the DAGs'
--- `check_rules` task (SQLCheckOperator): one row of booleans, the task fails when any is false.
+-- `checks` task (beside the registry's checks, dag_factory.checks_sql): one row of named booleans; the task fails when any is false.
 -- Scope: the rows this DAG run wrote (etl_run_id = <fact>__<dag_id>__<run_id>__try<n>); an empty scope passes.
 WITH run AS (
     SELECT * FROM analytics.option_choice_fact
