@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
@@ -15,9 +15,11 @@ from mcq_analytics.airflow import support
 from mcq_analytics.config import ENGINES, ConfigError
 from mcq_analytics.connections import Databases
 from mcq_analytics.facts import FACT_NAMES
-from mcq_analytics.pipeline import PipelineResult
 from mcq_analytics.planning import PlanError, plan_range, validate_range
 from mcq_analytics.windows import WindowError, last_full_hour, parse_time
+
+if TYPE_CHECKING:  # pandas: not at DAG parse time (dag_factory imports this module for every DAG file)
+    from mcq_analytics.pipeline import PipelineResult
 
 
 class ReloadFailed(RuntimeError):
