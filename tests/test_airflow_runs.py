@@ -301,7 +301,7 @@ def test_spark_dag_on_a_standalone_cluster_builds_the_pandas_facts(spark_cluster
 
     assert run.state == "success", run.tasks
     assert run.tasks == {f"{fact}.{task}": "success" for fact in CLUSTER_GROUPS
-                         for task in ("build", "check_columns", "check_table", "check_rules")}
+                         for task in ("build", "checks")}
     status = spark_cluster.status()
     ran = [app for app in status["completedapps"] if app["id"] not in apps_before]
     # One application per build (the job names it after its fact and window), finished, with executors on a
