@@ -153,7 +153,7 @@ def health_snapshot(url: str, days: int = DEFAULT_DAYS, *, base: str = "",
 def dag_run_snapshot(url: str, dag_id: str, dag_run_id: str, task_id: str | None = None,
                      *, base: str = "") -> dict[str, Any]:
     """The run-log attempts of one DAG run: of the task's pipeline when the task belongs to a fact's group
-    (``<fact>.build``, ``<fact>.check_rules``, …), else of every pipeline."""
+    (``<fact>.build``, ``<fact>.checks``), else of every pipeline."""
     from mcq_analytics.dashboard import queries
     from mcq_analytics.facts import FACT_NAMES
 
