@@ -50,7 +50,9 @@ def test_tiny_benchmark_end_to_end(tmp_path: Path) -> None:
             assert pandas[fact] == reference[fact], fact
     backfill = b["backfill"]["runs"]
     assert len(backfill["pandas"]["windows"]) == len(backfill["reference"]["windows"]) == b["backfill"]["windows"]
-    assert {c["query"] for c in b["explain"]} >= {"extract/affected_sessions.sql", "extract/answers.sql"}
+    assert {c["query"] for c in b["explain"]} >= {"extract/affected_sessions.sql", "extract/answers.sql",
+                                                   "extract/questions_by_id.sql"}
+    assert [c for c in b["explain"] if "error" in c] == []  # every scope/extract query could be EXPLAINed
     # The read side on the history the backfill built: the range functions and every dashboard page.
     queries = b["queries"]
     assert set(queries["range_functions_ms"]) == {

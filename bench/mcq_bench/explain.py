@@ -42,7 +42,8 @@ def explain_window_queries(source_url: str, window: Window) -> list[dict[str, An
         explain("extract/bucket_sessions.sql", read_sql("extract/bucket_sessions.sql"))
         for name in EXTRACT_COLUMNS:
             explain(f"extract/{name}.sql", read_extract(name, SCOPE_JOIN))
-        explain("extract/questions_by_id.sql", read_sql("extract/questions_by_id.sql"), {"question_ids": [1, 2, 3]})
+        explain("extract/questions_by_id.sql", read_sql("extract/questions_by_id.sql"),
+                {"question_ids": [1, 2, 3], "test_ids": [1, 2]})
         conn.rollback()
     checks = []
     for name, plan in plans.items():
