@@ -150,14 +150,15 @@ class FactBuildOperator(LineageReporting, BaseOperator):
         return chosen, rows
 
 
-class ReconcileOperator(LineageReporting, BaseOperator):
-    """``run_etl.py reconcile`` as a task: plan with ``reconcile.plan`` over the last ``MCQ_RECONCILE_DAYS``
-    days before the watermarks, then reprocess every changed hour through the CLI's ``run_plan`` (same
-    engine choice, same stop-at-first-failure rule, same alerts). Logs the changed hours and each result;
-    fails when any reprocessing run failed. Returns the hours and the results' totals (XCom). Its OpenLineage:
-    the pipelines' source tables in, their facts and ``etl_rejects`` out with the rows the reprocessing wrote."""
+class PlanRunOperator(BaseOperator):
+    """Base of the tasks that run a plan of windows through the CLI's ``run_plan`` (reconcile, reload): the
+    same connections, engine choice, stop-at-first-failure rule, alerts and per-result log line.
 
-    ui_color = "#fff3cd"
+    :param pipelines: the facts to build (default: every registered fact)
+    :param source_conn_id: the source database's connection
+    :param warehouse_conn_id: the warehouse's connection
+    :param spark_conn_id: the Spark master's connection, used when the engine is ``spark``
+    """
 
     def __init__(self, *, pipelines: Sequence[str] | None = None, source_conn_id: str = support.SOURCE_CONN_ID,
                  warehouse_conn_id: str = support.WAREHOUSE_CONN_ID, spark_conn_id: str = support.SPARK_CONN_ID,
@@ -168,14 +169,46 @@ class ReconcileOperator(LineageReporting, BaseOperator):
         self.warehouse_conn_id = warehouse_conn_id
         self.spark_conn_id = spark_conn_id
 
+    def databases(self) -> Databases:
+        return Databases(support.connection_url(self.source_conn_id), support.connection_url(self.warehouse_conn_id))
+
+    def run_plan(self, plan: dict[Window, list[str]], engine: str, settings: Settings, dbs: Databases,
+                 context: Context) -> list[PipelineResult]:
+        """Run ``plan`` as the CLI does, recorded as triggered by this DAG run, each result logged."""
+        from mcq_analytics import cli  # cli pulls in the whole command line: only at run time
+
+        if engine == "spark":
+            settings = dataclasses.replace(settings, spark_master=support.spark_master(
+                self.spark_conn_id, default=settings.spark_master))
+        return cli.run_plan(plan, engine, settings, dbs, quiet=True,
+                            triggered_by=support.triggered_by(context["ti"].dag_id, context["dag_run"].run_id),
+                            progress=self._log_result)
+
+    def _log_result(self, result: PipelineResult) -> None:
+        self.log.info("  %s  %s %s on %s: read %d, wrote %d, rejected %d rows in %.2fs%s", result.window,
+                      result.pipeline, "ok" if result.status == "success" else "FAILED", result.engine,
+                      result.rows_read, result.rows_written, result.rows_rejected, result.seconds,
+                      f" — {result.error.splitlines()[0]}" if result.error else "")
+
+
+class ReconcileOperator(LineageReporting, PlanRunOperator):
+    """``run_etl.py reconcile`` as a task: plan with ``reconcile.plan`` over the last ``MCQ_RECONCILE_DAYS``
+    days before the watermarks, then reprocess every changed hour through the CLI's ``run_plan`` (same
+    engine choice, same stop-at-first-failure rule, same alerts). Logs the changed hours and each result;
+    fails when any reprocessing run failed. Returns the hours and the results' totals (XCom). Its OpenLineage:
+    the pipelines' source tables in, their facts and ``etl_rejects`` out with the rows the reprocessing wrote."""
+
+    ui_color = "#fff3cd"
+
+
     def execute(self, context: Context) -> dict[str, Any]:
-        from mcq_analytics import cli, reconcile  # cli pulls in the whole command line: only at run time
+        from mcq_analytics import reconcile
 
         try:
             settings = support.settings_from_environment()
         except ConfigError as exc:
             raise FactBuildFailed(f"reconcile: {exc}") from None
-        dbs = Databases(support.connection_url(self.source_conn_id), support.connection_url(self.warehouse_conn_id))
+        dbs = self.databases()
         self.record_lineage(dbs.source_url, dbs.warehouse_url)
         plan = reconcile.plan(dbs.source_url, dbs.warehouse_url, self.pipelines, settings.reconcile_days)
         if not plan:
@@ -186,13 +219,7 @@ class ReconcileOperator(LineageReporting, BaseOperator):
         self.log.info("reconcile: %d processed hour(s) changed in the source; reprocessing them", len(plan))
         for window, pipelines in plan.items():
             self.log.info("  changed: %s  %s", window, ", ".join(pipelines))
-        if settings.engine == "spark":
-            settings = dataclasses.replace(settings, spark_master=support.spark_master(
-                self.spark_conn_id, default=settings.spark_master))
-        ti = context["ti"]
-        results = cli.run_plan(plan, settings.engine, settings, dbs, quiet=True,
-                               triggered_by=support.triggered_by(ti.dag_id, context["dag_run"].run_id),
-                               progress=self._log_result)
+        results = self.run_plan(plan, settings.engine, settings, dbs, context)
         failed = [r for r in results if r.status != "success"]
         written = {name: sum(r.rows_written for r in results if r.pipeline == name) for name in self.pipelines}
         self.record_lineage(dbs.source_url, dbs.warehouse_url, written, sum(r.rows_rejected for r in results))
@@ -209,11 +236,6 @@ class ReconcileOperator(LineageReporting, BaseOperator):
     def lineage_pipelines(self) -> list[str]:
         return list(self.pipelines)
 
-    def _log_result(self, result: PipelineResult) -> None:
-        self.log.info("  %s  %s %s on %s: read %d, wrote %d, rejected %d rows in %.2fs%s", result.window,
-                      result.pipeline, "ok" if result.status == "success" else "FAILED", result.engine,
-                      result.rows_read, result.rows_written, result.rows_rejected, result.seconds,
-                      f" — {result.error.splitlines()[0]}" if result.error else "")
 
 
 class NamedSQLCheckOperator(SQLCheckOperator):

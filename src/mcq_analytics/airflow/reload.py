@@ -4,29 +4,23 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from airflow.sdk import BaseOperator, Context
+from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowFailException
 
 from mcq_analytics.airflow import support
+from mcq_analytics.airflow.operators import PlanRunOperator
 from mcq_analytics.config import ENGINES, ConfigError
-from mcq_analytics.connections import Databases
-from mcq_analytics.facts import FACT_NAMES
 from mcq_analytics.planning import PlanError, plan_range, validate_range
 from mcq_analytics.windows import WindowError, last_full_hour, parse_time
-
-if TYPE_CHECKING:  # pandas: not at DAG parse time (dag_factory imports this module for every DAG file)
-    from mcq_analytics.pipeline import PipelineResult
 
 
 class ReloadFailed(RuntimeError):
     """A window of the reload failed; its error is recorded in ``etl_metadata``/``etl_run_log``."""
 
 
-class ReloadOperator(BaseOperator):
+class ReloadOperator(PlanRunOperator):
     """Rebuild ``[start, end)`` (the run's params) in work-sized windows: ``MCQ_WINDOW_BUDGET`` affected
     answers each, or ``window_hours`` clock hours; engine from the params, else ``MCQ_ENGINE`` (``auto`` picks
     per window). Logs the plan and each result; bad params fail at once in one line (no retry); a failed
@@ -34,18 +28,7 @@ class ReloadOperator(BaseOperator):
 
     ui_color = "#e2e3f3"
 
-    def __init__(self, *, pipelines: Sequence[str] | None = None, source_conn_id: str = support.SOURCE_CONN_ID,
-                 warehouse_conn_id: str = support.WAREHOUSE_CONN_ID, spark_conn_id: str = support.SPARK_CONN_ID,
-                 **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.pipelines = list(pipelines) if pipelines is not None else list(FACT_NAMES)
-        self.source_conn_id = source_conn_id
-        self.warehouse_conn_id = warehouse_conn_id
-        self.spark_conn_id = spark_conn_id
-
     def execute(self, context: Context) -> dict[str, Any]:
-        from mcq_analytics import cli  # cli pulls in the whole command line: only at run time
-
         params = context.get("params") or {}
         try:
             settings = support.settings_from_environment()
@@ -60,19 +43,14 @@ class ReloadOperator(BaseOperator):
                            window_hours=window_hours)
         except (ConfigError, WindowError, PlanError) as exc:
             raise AirflowFailException(f"reload: {exc}") from None
-        dbs = Databases(support.connection_url(self.source_conn_id), support.connection_url(self.warehouse_conn_id))
+        dbs = self.databases()
         windows = plan_range(dbs.source_url, start, end, budget=settings.window_budget, window_hours=window_hours)
         self.log.info("reload %s to %s: %d window(s) (%s) on %s", f"{start:%Y-%m-%d %H:%M}", f"{end:%Y-%m-%d %H:%M}",
                       len(windows), f"up to {window_hours} hour(s) each" if window_hours else
                       f"up to {settings.window_budget:,} affected answers each", engine)
         for window in windows:
             self.log.info("  planned: %s", window)
-        if engine == "spark":
-            settings = dataclasses.replace(settings, spark_master=support.spark_master(
-                self.spark_conn_id, default=settings.spark_master))
-        results = cli.run_plan({w: list(self.pipelines) for w in windows}, engine, settings, dbs, quiet=True,
-                               triggered_by=support.triggered_by(context["ti"].dag_id, context["dag_run"].run_id),
-                               progress=self._log_result)
+        results = self.run_plan({w: list(self.pipelines) for w in windows}, engine, settings, dbs, context)
         failed = [r for r in results if r.status != "success"]
         written, rejected = sum(r.rows_written for r in results), sum(r.rows_rejected for r in results)
         self.log.info("reload: %d window(s), %d pipeline run(s): %d succeeded, %d failed; %d fact rows written, "
@@ -84,8 +62,3 @@ class ReloadOperator(BaseOperator):
         return {"windows": [[w.start.isoformat(), w.end.isoformat()] for w in windows], "runs": len(results),
                 "rows_written": written, "rows_rejected": rejected}
 
-    def _log_result(self, result: PipelineResult) -> None:
-        self.log.info("  %s  %s %s on %s: read %d, wrote %d, rejected %d rows in %.2fs%s", result.window,
-                      result.pipeline, "ok" if result.status == "success" else "FAILED", result.engine,
-                      result.rows_read, result.rows_written, result.rows_rejected, result.seconds,
-                      f" — {result.error.splitlines()[0]}" if result.error else "")
