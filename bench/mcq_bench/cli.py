@@ -65,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--airflow-only", action="store_true", help="only section 6 (no engine phases)")
     parser.add_argument("--airflow-max-active-runs", type=int, default=3, metavar="N",
                         help="the Airflow backfill's --max-active-runs (default 3)")
+    parser.add_argument("--airflow-parallelism", type=int, default=2, metavar="N",
+                        help="the local scheduler's task slots, [core] parallelism (default 2, as make airflow)")
     parser.add_argument("--from-json", type=Path, metavar="PATH", help="print the tables of a saved run and exit")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     return parser
@@ -116,7 +118,7 @@ def _run_and_report(args: argparse.Namespace, ctx: Context, skipped: dict[str, s
         if not args.airflow_only:
             run_benchmark(ctx, report)
         if args.airflow or args.airflow_only:
-            report["airflow"] = _airflow_section(ctx, args.airflow_max_active_runs)
+            report["airflow"] = _airflow_section(ctx, args.airflow_max_active_runs, args.airflow_parallelism)
         text, targets = summarise(ctx, report)
     except Exception:
         report["error"] = traceback.format_exc()
@@ -139,14 +141,14 @@ def _run_and_report(args: argparse.Namespace, ctx: Context, skipped: dict[str, s
     return 0
 
 
-def _airflow_section(ctx: Context, max_active_runs: int) -> dict:
+def _airflow_section(ctx: Context, max_active_runs: int, parallelism: int) -> dict:
     """Section 6 on the benchmark's server (its failure is reported in the section, not fatal)."""
     from mcq_bench.airflow_backfill import measure_airflow_backfill
 
     ctx.say("section 6: Airflow backfill")
     try:
         return measure_airflow_backfill(ctx.admin_url or ctx.source_url, ctx.work_dir, ctx.say,
-                                        max_active_runs=max_active_runs)
+                                        max_active_runs=max_active_runs, parallelism=parallelism)
     except Exception as exc:
         return {"error": f"{type(exc).__name__}: {exc}"}
 

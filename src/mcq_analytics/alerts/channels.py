@@ -14,6 +14,7 @@ import contextlib
 import logging
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, ClassVar
@@ -27,32 +28,48 @@ log = logging.getLogger("mcq_analytics.alerts")
 SENT, SKIPPED, FAILED = "sent", "skipped", "failed"
 
 
-def providers() -> SimpleNamespace:
-    """The providers' hooks, imported on first use.
+def providers(kind: str = "base") -> SimpleNamespace:
+    """The Airflow classes one use needs, imported on first use: ``"base"`` (connection look-up), ``"slack"``
+    or ``"smtp"`` (the provider hooks). Looking a connection up must not import the Slack SDK: every build
+    task's success callback does it, and sending is rare.
 
     In a plain process (run_etl.py) the first Airflow import configures logging for Airflow: it replaces
     the root logger's handlers with one writing to stdout, which would move every later log line of
     run_etl.py into its progress output. Outside Airflow the caller's logging set-up is therefore kept.
     """
     if "airflow" in sys.modules:  # inside Airflow, or already imported: nothing to protect
-        return _import_providers()
+        return _IMPORTS[kind]()
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            return _import_providers()
+            return _IMPORTS[kind]()
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
 
 
-def _import_providers() -> SimpleNamespace:
-    from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHook
+def _import_base() -> SimpleNamespace:
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    return SimpleNamespace(AirflowNotFoundException=AirflowNotFoundException, BaseHook=BaseHook)
+
+
+def _import_slack() -> SimpleNamespace:
     from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+
+    return SimpleNamespace(SlackWebhookHook=SlackWebhookHook)
+
+
+def _import_smtp() -> SimpleNamespace:
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
-    return SimpleNamespace(AirflowNotFoundException=AirflowNotFoundException, BaseHook=BaseHook,
-                           SlackWebhookHook=SlackWebhookHook, SmtpHook=SmtpHook)
+    return SimpleNamespace(SmtpHook=SmtpHook)
+
+
+_IMPORTS: dict[str, Callable[[], SimpleNamespace]] = {"base": _import_base, "slack": _import_slack,
+                                                      "smtp": _import_smtp}
 
 
 def connection(conn_id: str) -> Any | None:
@@ -96,7 +113,8 @@ class SlackChannel(Channel):
         if connection(self.conn_id) is None:
             log.info("alert channel Slack skipped: no Airflow connection %r is defined", self.conn_id)
             return SKIPPED
-        providers().SlackWebhookHook(slack_webhook_conn_id=self.conn_id).send(text=message.text, unfurl_links=False)
+        hook = providers("slack").SlackWebhookHook(slack_webhook_conn_id=self.conn_id)
+        hook.send(text=message.text, unfurl_links=False)
         log.info("alert sent to Slack (%s): %s", self.conn_id, message.subject)
         return SENT
 
@@ -120,7 +138,7 @@ class EmailChannel(Channel):
             log.info("alert channel e-mail skipped: no Airflow connection %r is defined", self.conn_id)
             return SKIPPED
         sender = None if conn.extra_dejson.get("from_email") else f"mcq-analytics@{socket.getfqdn()}"
-        with providers().SmtpHook(smtp_conn_id=self.conn_id) as smtp:
+        with providers("smtp").SmtpHook(smtp_conn_id=self.conn_id) as smtp:
             smtp.send_email_smtp(to=self.to, subject=message.subject, html_content=message.html, from_email=sender)
         log.info("alert e-mailed to %s (%s): %s", self.to, self.conn_id, message.subject)
         return SENT
