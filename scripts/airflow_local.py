@@ -3,7 +3,7 @@
 
     scripts/airflow_local.sh                 # start; UI on http://localhost:8080; Ctrl-C stops everything
     scripts/airflow_local.sh --check         # start, verify health and both DAGs through the REST API, stop
-    scripts/airflow_local.sh --port 8081 --env dev --parallelism 2
+    scripts/airflow_local.sh --port 8081 --env dev --parallelism 4
     scripts/airflow_local.sh stop            # from another shell: stop Airflow and the embedded PostgreSQL
 
 Starts ``airflow api-server``, ``airflow dag-processor``, ``airflow scheduler`` (LocalExecutor) and
@@ -70,7 +70,7 @@ def prepare(env_name: str, port: int, host: str, parallelism: int) -> tuple[dict
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__EXECUTOR": "mcq_analytics.airflow.executor.PreloadedLocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": str(parallelism),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
         "AIRFLOW__API__HOST": host,
@@ -243,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", default="dev", help="environment (.env.ENV) for the connections (default: dev)")
     parser.add_argument("--port", type=int, default=8080, help="UI / API port (default: 8080)")
     parser.add_argument("--host", default="127.0.0.1", help="address the UI listens on (default: 127.0.0.1)")
-    parser.add_argument("--parallelism", type=int, default=2, help="task slots (default: 2)")
+    parser.add_argument("--parallelism", type=int, default=8,
+                        help="task slots (default: 8; tasks mostly wait on PostgreSQL, see docs/performance.md)")
     parser.add_argument("--check", action="store_true", help="start, verify health and DAGs, stop, exit 0/1")
     parser.add_argument("--timeout", type=float, default=240, help="seconds to wait for health and DAGs")
     args = parser.parse_args(argv)

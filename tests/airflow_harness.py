@@ -68,7 +68,7 @@ class AirflowEnv:
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS_DIR),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": "mcq_analytics.airflow.executor.PreloadedLocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "2",
             "AIRFLOW__API_AUTH__JWT_SECRET": self.jwt_secret,
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",

@@ -449,7 +449,7 @@ def test_dockerfile_bakes_in_no_secret():
 
 def test_airflow_common_environment_is_airflow3_local_executor(compose, rendered):
     env = environment(compose["x-airflow-common"])
-    assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "mcq_analytics.airflow.executor.PreloadedLocalExecutor"
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "false"
     assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
     for name in ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API__SECRET_KEY",

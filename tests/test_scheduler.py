@@ -132,6 +132,8 @@ def test_scheduler_runs_a_three_hour_backfill(pg_server, dbs, tmp_path_factory, 
     finally:
         stop_components(components)
     stopped = time.perf_counter() - finished
+    scheduler_log = next(c for c in components if c.name == "scheduler").log_path.read_text(errors="replace")
+    assert "task processes inherit mcq_analytics.airflow.dag_factory" in scheduler_log, "executor did not preload"
     print(f"\nscheduler test: components healthy after {up:.1f}s, backfill of 3 runs ({6 * len(FACTS)} tasks) took "
           f"{finished - backfilled:.1f}s, total {finished - started:.1f}s (+ stop {stopped:.1f}s)")
     assert all(c.proc.poll() is not None for c in components)

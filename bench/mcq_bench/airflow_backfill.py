@@ -1,12 +1,13 @@
 """Section 6: a real ``airflow backfill create`` of the demo's 6 hours under a local scheduler.
 
 What Airflow adds to the engines' work (issue 17 item 2): it starts ``airflow api-server``, ``dag-processor``
-and ``scheduler`` (LocalExecutor, ``parallelism`` task slots) on a metadata database of the benchmark's
-server, generates the demo's data (``run_etl.py demo``: 50,000 answers over 6 hours, seed 42) into its own
-source and warehouse databases, backfills the batch DAG over those hours and reads from Airflow's metadata
-database where the seconds went: per run (queued to end), per task (queued → started: the executor and the
-task process's start-up; started → ended: the task runner, i.e. DAG parse + the operator + callbacks) and,
-for the build tasks, the engine's own seconds from ``etl_run_log``.
+and ``scheduler`` (the package's ``PreloadedLocalExecutor`` with ``parallelism`` task slots, as ``make
+airflow``) on a metadata database of the benchmark's server, generates the demo's data (``run_etl.py demo``:
+50,000 answers over 6 hours, seed 42) into its own source and warehouse databases, backfills the batch DAG
+over those hours and reads from Airflow's metadata database where the seconds went: per run (queued to end),
+per task (queued → started: the executor and the task process's start-up; started → ended: the task runner,
+i.e. DAG parse + the operator + callbacks) and, for the build tasks, the engine's own seconds from
+``etl_run_log``.
 
 The DAG code is whatever ``mcq_analytics`` this interpreter imports (``PYTHONPATH``), so the same section
 measures another checkout's DAGs: ``PYTHONPATH=<checkout>/src:bench python -m mcq_bench --airflow-only``.
@@ -174,7 +175,7 @@ def _timings(metadata_url: str, warehouse_url: str, logs: Path) -> dict[str, Any
 
 
 def measure_airflow_backfill(admin_url: str, work_dir: Path, say: Callable[[str], None], *,
-                             max_active_runs: int = 1, parallelism: int = 2, hours: int = DEMO_HOURS,
+                             max_active_runs: int = 1, parallelism: int = 8, hours: int = DEMO_HOURS,
                              answers: int = DEMO_ANSWERS, timeout: float = 2400) -> dict[str, Any]:
     """Backfill the demo's hours through a real scheduler; the timings (see the module docstring).
 

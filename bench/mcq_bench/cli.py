@@ -65,8 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--airflow-only", action="store_true", help="only section 6 (no engine phases)")
     parser.add_argument("--airflow-max-active-runs", type=int, default=3, metavar="N",
                         help="the Airflow backfill's --max-active-runs (default 3)")
-    parser.add_argument("--airflow-parallelism", type=int, default=2, metavar="N",
-                        help="the local scheduler's task slots, [core] parallelism (default 2, as make airflow)")
+    parser.add_argument("--airflow-parallelism", type=int, default=8, metavar="N",
+                        help="the local scheduler's task slots, [core] parallelism (default 8, as make airflow)")
     parser.add_argument("--from-json", type=Path, metavar="PATH", help="print the tables of a saved run and exit")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     return parser
