@@ -130,6 +130,7 @@ def test_airflow_section_reports_seconds_per_run_and_per_task() -> None:
 
     task = {"run_id": "r", "state": "success", "try_number": 1}
     section = {"hours": 2, "answers": 50_000, "max_active_runs": 3, "parallelism": 2, "startup_seconds": 20.0,
+               "executor": airflow_backfill.PRELOADED_EXECUTOR,
                "backfill_seconds": 30.0,
                "runs": [{"run_id": "a", "state": "success", "seconds": 12.0},
                         {"run_id": "b", "state": "success", "seconds": 16.0}],
@@ -147,5 +148,5 @@ def test_airflow_section_reports_seconds_per_run_and_per_task() -> None:
     assert summary["kinds"]["checks"]["engine_s"] is None
     text = "\n".join(airflow_backfill.report_lines(section))
     assert "backfill 30.0 s = 15.0 s per hourly run (a run: median 14.0 s, 12.0-16.0 s)" in text
-    assert "--max-active-runs 3" in text
+    assert "--max-active-runs 3, PreloadedLocalExecutor with 2 task slots" in text
     assert "not measured" in "\n".join(airflow_backfill.report_lines(None))

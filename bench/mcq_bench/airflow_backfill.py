@@ -47,6 +47,9 @@ DEMO_SEED = 42
 #: The components started (name, is the api-server); no triggerer: no task defers.
 COMPONENTS = (("api-server", True), ("dag-processor", False), ("scheduler", False))
 
+#: The executor ``make airflow`` runs (the package's LocalExecutor with its modules preloaded).
+PRELOADED_EXECUTOR = "mcq_analytics.airflow.executor.PreloadedLocalExecutor"
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -67,7 +70,7 @@ def _drop_database(admin_url: str, name: str) -> None:
 
 
 def _airflow_env(home: Path, metadata_url: str, port: int, source_url: str, warehouse_url: str,
-                 parallelism: int) -> dict[str, str]:
+                 parallelism: int, executor: str) -> dict[str, str]:
     """The environment of every Airflow process: this interpreter's ``PYTHONPATH`` (so its DAG code), the
     benchmark's databases as the ``mcq_source``/``mcq_warehouse`` connections, no scheduled runs."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MCQ_", "_AIRFLOW"))}
@@ -80,7 +83,7 @@ def _airflow_env(home: Path, metadata_url: str, port: int, source_url: str, ware
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "mcq_analytics.airflow.executor.PreloadedLocalExecutor",
+        "AIRFLOW__CORE__EXECUTOR": executor,
         "AIRFLOW__CORE__PARALLELISM": str(parallelism),
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
         "AIRFLOW__API__HOST": "127.0.0.1", "AIRFLOW__API__PORT": str(port), "AIRFLOW__API__WORKERS": "1",
@@ -175,7 +178,8 @@ def _timings(metadata_url: str, warehouse_url: str, logs: Path) -> dict[str, Any
 
 
 def measure_airflow_backfill(admin_url: str, work_dir: Path, say: Callable[[str], None], *,
-                             max_active_runs: int = 1, parallelism: int = 8, hours: int = DEMO_HOURS,
+                             max_active_runs: int = 1, parallelism: int = 8, executor: str = PRELOADED_EXECUTOR,
+                             hours: int = DEMO_HOURS,
                              answers: int = DEMO_ANSWERS, timeout: float = 2400) -> dict[str, Any]:
     """Backfill the demo's hours through a real scheduler; the timings (see the module docstring).
 
@@ -191,13 +195,13 @@ def measure_airflow_backfill(admin_url: str, work_dir: Path, say: Callable[[str]
     home.mkdir(parents=True, exist_ok=True)
     procs: list[subprocess.Popen] = []
     result: dict[str, Any] = {"hours": hours, "answers": answers, "max_active_runs": max_active_runs,
-                              "parallelism": parallelism}
+                              "parallelism": parallelism, "executor": executor}
     try:
         init_databases(urls["source"], urls["warehouse"])
         generate(urls["source"], GeneratorConfig(seed=DEMO_SEED, start=DEMO_START, hours=hours, answers=answers),
                  reset=True)
         port = _free_port()
-        env = _airflow_env(home, urls["airflow"], port, urls["source"], urls["warehouse"], parallelism)
+        env = _airflow_env(home, urls["airflow"], port, urls["source"], urls["warehouse"], parallelism, executor)
         airflow = str(Path(sys.executable).parent / "airflow")
 
         def cli(*args: str) -> None:
@@ -287,9 +291,10 @@ def report_lines(section: dict[str, Any] | None) -> list[str]:
     low, high = s["run_seconds_range"]
     total = f"backfill {s['backfill_seconds']:.1f} s = {s['seconds_per_run']:.1f} s per hourly run" \
         if s["backfill_seconds"] else f"{s['runs']} run(s) finished"
+    executor = section.get("executor", "LocalExecutor").rsplit(".", 1)[-1]
     lines.append(f"   {section['hours']} hourly runs of {section['answers']:,} demo answers, --max-active-runs "
-                 f"{section['max_active_runs']}, {section['parallelism']} task slots: {total} (a run: median "
-                 f"{s['run_seconds_median']:.1f} s, {low:.1f}-{high:.1f} s); components up in "
+                 f"{section['max_active_runs']}, {executor} with {section['parallelism']} task slots: {total} "
+                 f"(a run: median {s['run_seconds_median']:.1f} s, {low:.1f}-{high:.1f} s); components up in "
                  f"{section.get('startup_seconds', 0):.1f} s (not counted)")
     rows = []
     for kind, k in s["kinds"].items():

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import mcq_bench
+from mcq_bench.airflow_backfill import PRELOADED_EXECUTOR
 from mcq_bench.dataset import clean_user_databases, holds_rows
 from mcq_bench.measure import run_benchmark
 from mcq_bench.report import all_runs, jsonable, machine_info, print_saved, summarise
@@ -67,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="the Airflow backfill's --max-active-runs (default 3)")
     parser.add_argument("--airflow-parallelism", type=int, default=8, metavar="N",
                         help="the local scheduler's task slots, [core] parallelism (default 8, as make airflow)")
+    parser.add_argument("--airflow-executor", default=PRELOADED_EXECUTOR, metavar="CLASS",
+                        help="the scheduler's [core] executor (default: the package's PreloadedLocalExecutor, as make "
+                             "airflow; LocalExecutor measures what it saves, or an older checkout)")
     parser.add_argument("--from-json", type=Path, metavar="PATH", help="print the tables of a saved run and exit")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     return parser
@@ -118,7 +122,8 @@ def _run_and_report(args: argparse.Namespace, ctx: Context, skipped: dict[str, s
         if not args.airflow_only:
             run_benchmark(ctx, report)
         if args.airflow or args.airflow_only:
-            report["airflow"] = _airflow_section(ctx, args.airflow_max_active_runs, args.airflow_parallelism)
+            report["airflow"] = _airflow_section(ctx, args.airflow_max_active_runs, args.airflow_parallelism,
+                                                  args.airflow_executor)
         text, targets = summarise(ctx, report)
     except Exception:
         report["error"] = traceback.format_exc()
@@ -141,14 +146,15 @@ def _run_and_report(args: argparse.Namespace, ctx: Context, skipped: dict[str, s
     return 0
 
 
-def _airflow_section(ctx: Context, max_active_runs: int, parallelism: int) -> dict:
+def _airflow_section(ctx: Context, max_active_runs: int, parallelism: int, executor: str) -> dict:
     """Section 6 on the benchmark's server (its failure is reported in the section, not fatal)."""
     from mcq_bench.airflow_backfill import measure_airflow_backfill
 
     ctx.say("section 6: Airflow backfill")
     try:
         return measure_airflow_backfill(ctx.admin_url or ctx.source_url, ctx.work_dir, ctx.say,
-                                        max_active_runs=max_active_runs, parallelism=parallelism)
+                                        max_active_runs=max_active_runs, parallelism=parallelism,
+                                        executor=executor)
     except Exception as exc:
         return {"error": f"{type(exc).__name__}: {exc}"}
 
