@@ -77,6 +77,33 @@ def test_tiny_benchmark_end_to_end(tmp_path: Path) -> None:
     assert match and not Path(match.group(1)).exists()
 
 
+def test_history_only_section(tmp_path: Path) -> None:
+    """``--history-only``: the range against the rebuild, the item facts' share of the busiest hour, the range
+    functions on the facts the range left, and the targets they judge — without the other sections."""
+    out = tmp_path / "history.json"
+    proc = run_bench("--scale", "tiny", "--engines", "pandas,reference", "--history-only", "--repeat", "1",
+                     "--json", str(out), timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "7. The 20,000-answer history only" in proc.stdout
+    assert "1. One hourly window" not in proc.stdout and "Ranges. " in proc.stdout
+    report = json.loads(out.read_text())
+    section = report["history"]
+    assert "phases" not in report
+    assert 20_000 <= section["rows"]["answers"] < 20_500  # the generator's 20,000 plus its retakes
+    ranges = section["ranges"]
+    assert {m: r["ok"] for m, r in ranges["runs"].items()} == {"work-sized": True, "rebuild": True}
+    assert ranges["fact_rows"]["work-sized"] == ranges["fact_rows"]["rebuild"]
+    item = section["item_facts"]
+    every, without = item["runs"]["all"][0], item["runs"]["without_item_facts"][0]
+    assert every["ok"] and without["ok"]
+    assert set(every["windows"][0]["written"]) == set(FACT_NAMES)
+    assert set(without["windows"][0]["written"]) == set(FACT_NAMES) - {"item_statistics_fact", "option_choice_fact"}
+    assert re.search(rf"item facts: the busiest hour \(\S+\) on Pandas, median of 1: all {len(FACT_NAMES)} facts "
+                     r"[0-9.]+ s, without the two item facts [0-9.]+ s = [0-9.]+×", proc.stdout)
+    assert "item_analysis, one test, all history" in section["queries"]["range_functions_ms"]
+    assert set(report["targets"]) == {"range_vs_rebuild", "item_facts_window_factor", "item_analysis_one_test_ms"}
+
+
 def test_refuses_to_truncate_given_databases_that_hold_rows(dbs) -> None:
     with psycopg.connect(dbs.source_url) as conn:
         conn.execute("INSERT INTO tests (test_id, teacher_id, title) VALUES (1, 1, 'mine')")

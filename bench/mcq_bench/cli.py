@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import mcq_bench
 from mcq_bench.airflow_backfill import PRELOADED_EXECUTOR
 from mcq_bench.dataset import clean_user_databases, holds_rows
+from mcq_bench.history import measure_history
 from mcq_bench.measure import run_benchmark
 from mcq_bench.report import all_runs, jsonable, machine_info, print_saved, summarise
 from mcq_bench.runner import Context
@@ -64,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--airflow", action="store_true", help="also section 6: a real Airflow backfill of the "
                                                                "demo's 6 hours under a local scheduler")
     parser.add_argument("--airflow-only", action="store_true", help="only section 6 (no engine phases)")
+    parser.add_argument("--history-only", action="store_true",
+                        help="only section 7: the scale's large history as a work-sized range against the rebuild, "
+                             "the item facts' share of a window, the range functions (full: the 10M figures)")
     parser.add_argument("--airflow-max-active-runs", type=int, default=3, metavar="N",
                         help="the Airflow backfill's --max-active-runs (default 3)")
     parser.add_argument("--airflow-parallelism", type=int, default=8, metavar="N",
@@ -119,7 +123,9 @@ def _run_and_report(args: argparse.Namespace, ctx: Context, skipped: dict[str, s
     path = args.json or RESULTS_DIR / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{scale.name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        if not args.airflow_only:
+        if args.history_only:
+            report["history"] = measure_history(ctx)
+        elif not args.airflow_only:
             run_benchmark(ctx, report)
         if args.airflow or args.airflow_only:
             report["airflow"] = _airflow_section(ctx, args.airflow_max_active_runs, args.airflow_parallelism,

@@ -24,7 +24,7 @@ def _median_run(runs: list[Run]) -> Run:
     return ordered[(len(ordered) - 1) // 2]
 
 
-def _window_task(*windows: Window) -> dict[str, Any]:
+def window_task(*windows: Window) -> dict[str, Any]:
     return {"kind": "windows", "windows": [{"start": w.start.isoformat(), "end": w.end.isoformat()} for w in windows]}
 
 
@@ -35,11 +35,11 @@ def measure_window(ctx: Context, label: str, window: Window, repeat: int, prime:
     if prime:
         for engine in ("reference", "pandas"):
             if engine in ctx.engines:
-                ctx.run(engine, f"{label} (prime)", _window_task(window))
+                ctx.run(engine, f"{label} (prime)", window_task(window))
     runs: dict[str, list[Run]] = {e: [] for e in ctx.engines}
     for _ in range(repeat):
         for engine in ctx.engines:
-            runs[engine].append(ctx.run(engine, label, _window_task(window)))
+            runs[engine].append(ctx.run(engine, label, window_task(window)))
     return {engine: _median_run(rs) for engine, rs in runs.items()}
 
 
@@ -116,9 +116,9 @@ def measure_backfill(ctx: Context, history: DataSet, spark_windows: int) -> dict
                            "affected_answers": [affected_answers(ctx.source_url, w) for w in windows]}
     for engine in ("reference", "pandas"):
         if engine in ctx.engines:
-            out["runs"][engine] = ctx.run(engine, label, _window_task(*windows))
+            out["runs"][engine] = ctx.run(engine, label, window_task(*windows))
     if "spark" in ctx.engines and spark_windows > 0:
         subset = windows[:spark_windows]
         out["spark_windows"] = len(subset)
-        out["runs"]["spark"] = ctx.run("spark", f"backfill first {len(subset)} windows", _window_task(*subset))
+        out["runs"]["spark"] = ctx.run("spark", f"backfill first {len(subset)} windows", window_task(*subset))
     return out

@@ -18,7 +18,7 @@ from psycopg import sql
 
 from mcq_analytics.facts import FACT_NAMES
 from mcq_analytics.windows import Window
-from mcq_bench import airflow_backfill, ranges
+from mcq_bench import airflow_backfill, history, ranges
 from mcq_bench.analysis import crossover, memory_limit, ratio_or_none, recommend_threshold
 from mcq_bench.runner import Context, Run
 from mcq_bench.scales import (
@@ -98,6 +98,8 @@ def summarise(ctx: Context | SimpleNamespace, report: dict[str, Any]) -> tuple[s
         lines += startup_lines
         lines += _window_sizes(report, startup)
         lines += ranges.report_lines(report["phases"]["B"].get("ranges"), targets)
+    if "history" in report:  # --history-only
+        lines += history.report_lines(report["history"], targets)
     if "airflow" in report:
         lines += airflow_backfill.report_lines(report["airflow"])
     lines += _targets(targets)
@@ -315,6 +317,12 @@ TARGET_LABELS = {
     "pandas_backfill_completes": "Pandas backfill of the large history completes",
     "range_vs_rebuild": f"the range in work-sized windows <= {ranges.TARGET_RANGE_VS_REBUILD:g}x the in-database "
                         "rebuild",
+    "large_range_vs_rebuild": f"the 10M-answer range in work-sized windows <= "
+                              f"{ranges.TARGET_LARGE_RANGE_VS_REBUILD:g}x the in-database rebuild",
+    "item_facts_window_factor": f"the two item facts add <= {(history.TARGET_ITEM_FACTS_FACTOR - 1) * 100:.0f} % "
+                                "to a Pandas window (all facts / without them)",
+    "item_analysis_one_test_ms": f"item_analysis for one test over all history < "
+                                 f"{history.TARGET_ITEM_ANALYSIS_MS:g} ms",
 }
 
 
@@ -382,4 +390,5 @@ def all_runs(report: dict[str, Any]) -> list[Run]:
                 walk(v)
 
     walk(report.get("phases", {}))
+    walk(report.get("history", {}))
     return runs

@@ -33,11 +33,11 @@ def _engine_call(task: dict[str, Any]) -> Callable[[Window], dict[str, Any]]:
         return lambda window: {"written": run_reference(task["source_url"], window.start, window.end,
                                                         REFERENCE_SCHEMA)}
     if engine == "pandas":
-        from mcq_analytics.pipeline import run_pandas_window
+        from mcq_analytics.pipeline import PIPELINES, run_pandas_window
 
         def call(window: Window) -> dict[str, Any]:
             return _results(run_pandas_window(task["source_url"], task["warehouse_url"], window,
-                                              triggered_by="bench"))
+                                              pipelines=task.get("pipelines") or PIPELINES, triggered_by="bench"))
         return call
     from mcq_analytics.config import load_settings
     from mcq_analytics.engines import run_window
