@@ -10,12 +10,15 @@ import os
 import time
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 from airflow_harness import (
     FACTS,
+    AirflowEnv,
+    Component,
     airflow_env,
     assert_facts_equal,
     free_port,
@@ -59,11 +62,60 @@ def healthy(port: int) -> bool:
     return all(health[k]["status"] == "healthy" for k in ("metadatabase", "scheduler", "dag_processor"))
 
 
-@pytest.mark.scheduler
-def test_scheduler_runs_a_three_hour_backfill(pg_server, dbs, tmp_path_factory, schema_templates):
-    generate(dbs.source_url, GeneratorConfig(seed=5, start=T0, hours=3, answers=1500), reset=True)
-    airflow = airflow_env(pg_server, tmp_path_factory.getbasetemp(), "scheduler")  # its own metadata DB
-    metadata_db = airflow.db_url.replace("postgresql+psycopg2://", "postgresql://", 1)
+@dataclass
+class LocalAirflow:
+    """One test's api-server, dag-processor and scheduler, on its own metadata database and port."""
+
+    airflow: AirflowEnv
+    env: dict[str, str]
+    port: int
+    components: list[Component] = field(default_factory=list)
+
+    @property
+    def metadata_db(self) -> str:
+        return self.airflow.db_url.replace("postgresql+psycopg2://", "postgresql://", 1)
+
+    def start(self) -> float:
+        """Start the three components; wait until they are healthy (returns the seconds that took) and the
+        batch DAG is serialised."""
+        started = time.perf_counter()
+        self.components = [start_component(self.airflow, name, args, self.env) for name, args in (
+            ("api-server", ["api-server", "--port", str(self.port), "--host", "127.0.0.1"]),
+            ("dag-processor", ["dag-processor"]),
+            ("scheduler", ["scheduler"]),
+        )]
+        wait_for("the api-server, scheduler and dag-processor to be healthy", lambda: healthy(self.port), 240,
+                 self.logs)
+        up = time.perf_counter() - started
+        wait_for("the dag-processor to serialise the DAG", self.serialized, 240, self.logs)
+        return up
+
+    def serialized(self) -> bool:
+        with psycopg.connect(self.metadata_db) as conn:
+            return bool(conn.execute("SELECT 1 FROM serialized_dag WHERE dag_id = %s", (DAG_ID,)).fetchone())
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {c.name} (exit {c.proc.poll()}) ---\n{tail(c.log_path)}" for c in self.components)
+
+    def backfill(self, from_date: str, to_date: str, max_active_runs: int) -> None:
+        """``airflow backfill create`` of the batch DAG, then unpause it so the scheduler runs them."""
+        self.airflow.airflow("backfill", "create", "--dag-id", DAG_ID, "--from-date", from_date, "--to-date",
+                             to_date, "--max-active-runs", str(max_active_runs), env=self.env)
+        self.airflow.airflow("dags", "unpause", DAG_ID, env=self.env)
+
+    def backfill_runs(self) -> list[dict]:
+        with psycopg.connect(self.metadata_db, row_factory=dict_row) as conn:
+            return conn.execute(
+                "SELECT run_id, state, data_interval_start, data_interval_end, start_date, end_date FROM dag_run"
+                " WHERE dag_id = %s AND run_type = 'backfill' ORDER BY logical_date", (DAG_ID,)).fetchall()
+
+    def stop(self) -> None:
+        stop_components(self.components)
+
+
+def local_airflow(pg_server, dbs, tmp_path_factory, name: str) -> LocalAirflow:
+    """A ``LocalAirflow`` (not started) with its own metadata database ``name`` and the test's databases."""
+    airflow = airflow_env(pg_server, tmp_path_factory.getbasetemp(), name)
     port = free_port()
     env = airflow.env(
         dbs.source_url, dbs.warehouse_url,
@@ -75,68 +127,51 @@ def test_scheduler_runs_a_three_hour_backfill(pg_server, dbs, tmp_path_factory, 
         # Only the backfill's runs: no scheduled run of the current hour when the DAG is unpaused.
         AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="False",
     )
+    return LocalAirflow(airflow, env, port)
 
-    def backfill_runs() -> list[dict]:
-        with psycopg.connect(metadata_db, row_factory=dict_row) as conn:
-            return conn.execute(
-                "SELECT run_id, state, data_interval_start, data_interval_end FROM dag_run"
-                " WHERE dag_id = %s AND run_type = 'backfill' ORDER BY logical_date", (DAG_ID,)).fetchall()
 
-    components = []
+@pytest.mark.scheduler
+def test_scheduler_runs_a_three_hour_backfill(pg_server, dbs, tmp_path_factory, schema_templates):
+    generate(dbs.source_url, GeneratorConfig(seed=5, start=T0, hours=3, answers=1500), reset=True)
+    local = local_airflow(pg_server, dbs, tmp_path_factory, "scheduler")
+
     started = time.perf_counter()
     try:
-        components = [start_component(airflow, name, args, env) for name, args in (
-            ("api-server", ["api-server", "--port", str(port), "--host", "127.0.0.1"]),
-            ("dag-processor", ["dag-processor"]),
-            ("scheduler", ["scheduler"]),
-        )]
-
-        def logs() -> str:
-            return "\n".join(f"--- {c.name} (exit {c.proc.poll()}) ---\n{tail(c.log_path)}" for c in components)
-
-        wait_for("the api-server, scheduler and dag-processor to be healthy", lambda: healthy(port), 180, logs)
-        up = time.perf_counter() - started
-
-        def serialized() -> bool:
-            with psycopg.connect(metadata_db) as conn:
-                return bool(conn.execute("SELECT 1 FROM serialized_dag WHERE dag_id = %s", (DAG_ID,)).fetchone())
-
-        wait_for("the dag-processor to serialise the DAG", serialized, 180, logs)
+        up = local.start()
         # Both dates inclusive, as logical dates (= data_interval_start): runs for 10:00, 11:00 and 12:00,
         # i.e. the windows [10:00, 11:00), [11:00, 12:00), [12:00, 13:00). --max-active-runs 1 keeps them
         # in order (a backfill's own limit; the DAG's max_active_runs does not apply to it).
-        airflow.airflow("backfill", "create", "--dag-id", DAG_ID, "--from-date", "2024-06-01T10:00:00",
-                        "--to-date", "2024-06-01T12:00:00", "--max-active-runs", "1", env=env)
-        airflow.airflow("dags", "unpause", DAG_ID, env=env)
+        local.backfill("2024-06-01T10:00:00", "2024-06-01T12:00:00", max_active_runs=1)
         backfilled = time.perf_counter()
+
         def finished_runs() -> list[dict] | None:
             failing = failing_tasks()
             if failing:  # fail fast: a retry would wait minutes (2 min, then 4 min back-off)
                 raise AssertionError(f"task attempts failed:\n{failing}")
-            rows = backfill_runs()
+            rows = local.backfill_runs()
             return rows if len(rows) == 3 and all(r["state"] in ("success", "failed") for r in rows) else None
 
         def failing_tasks() -> str:
-            with psycopg.connect(metadata_db, row_factory=dict_row) as conn:
+            with psycopg.connect(local.metadata_db, row_factory=dict_row) as conn:
                 bad = conn.execute(
                     "SELECT run_id, task_id, state, try_number FROM task_instance WHERE dag_id = %s"
                     " AND run_id LIKE 'backfill%%' AND state IN ('failed', 'up_for_retry')", (DAG_ID,)).fetchall()
             return "\n".join(
                 f"{t['run_id']} {t['task_id']} {t['state']} try {t['try_number']}:\n" + tail(
-                    airflow.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={t['run_id']}" / f"task_id={t['task_id']}"
-                    / f"attempt={t['try_number']}.log", 3000) for t in bad)
+                    local.airflow.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={t['run_id']}"
+                    / f"task_id={t['task_id']}" / f"attempt={t['try_number']}.log", 3000) for t in bad)
 
         runs = wait_for("the three backfill runs to finish", finished_runs, 600,
-                        lambda: f"{backfill_runs()}\n{failing_tasks()}\n{logs()}")
+                        lambda: f"{local.backfill_runs()}\n{failing_tasks()}\n{local.logs()}")
         finished = time.perf_counter()
     finally:
-        stop_components(components)
+        local.stop()
     stopped = time.perf_counter() - finished
-    scheduler_log = next(c for c in components if c.name == "scheduler").log_path.read_text(errors="replace")
+    scheduler_log = next(c for c in local.components if c.name == "scheduler").log_path.read_text(errors="replace")
     assert "task processes inherit mcq_analytics.airflow.dag_factory" in scheduler_log, "executor did not preload"
     print(f"\nscheduler test: components healthy after {up:.1f}s, backfill of 3 runs ({6 * len(FACTS)} tasks) took "
           f"{finished - backfilled:.1f}s, total {finished - started:.1f}s (+ stop {stopped:.1f}s)")
-    assert all(c.proc.poll() is not None for c in components)
+    assert all(c.proc.poll() is not None for c in local.components)
 
     assert [r["state"] for r in runs] == ["success"] * 3, runs
     assert [(r["data_interval_start"], r["data_interval_end"]) for r in runs] == [(w.start, w.end) for w in HOURS]
@@ -221,58 +256,26 @@ def test_scheduler_backfill_with_overlapping_runs_equals_a_full_recompute(pg_ser
     runs of four hours run side by side under a real scheduler, and the facts equal one recompute of the
     whole range; every pipeline's watermark still ends at the range's end."""
     generate(dbs.source_url, GeneratorConfig(seed=7, start=T0, hours=4, answers=2000), reset=True)
-    airflow = airflow_env(pg_server, tmp_path_factory.getbasetemp(), "scheduler_overlap")
-    metadata_db = airflow.db_url.replace("postgresql+psycopg2://", "postgresql://", 1)
-    port = free_port()
-    env = airflow.env(
-        dbs.source_url, dbs.warehouse_url,
-        AIRFLOW__API__HOST="127.0.0.1", AIRFLOW__API__PORT=str(port), AIRFLOW__API__WORKERS="1",
-        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
-        AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT="30", AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="False",
-    )
-
-    def backfill_runs() -> list[dict]:
-        with psycopg.connect(metadata_db, row_factory=dict_row) as conn:
-            return conn.execute(
-                "SELECT run_id, state, start_date, end_date FROM dag_run"
-                " WHERE dag_id = %s AND run_type = 'backfill' ORDER BY logical_date", (DAG_ID,)).fetchall()
+    local = local_airflow(pg_server, dbs, tmp_path_factory, "scheduler_overlap")
 
     def failed_tasks() -> list[dict]:
-        with psycopg.connect(metadata_db, row_factory=dict_row) as conn:
+        with psycopg.connect(local.metadata_db, row_factory=dict_row) as conn:
             return conn.execute("SELECT run_id, task_id, state FROM task_instance WHERE dag_id = %s"
                                 " AND state IN ('failed', 'up_for_retry')", (DAG_ID,)).fetchall()
 
-    components = []
     try:
-        components = [start_component(airflow, name, args, env) for name, args in (
-            ("api-server", ["api-server", "--port", str(port), "--host", "127.0.0.1"]),
-            ("dag-processor", ["dag-processor"]),
-            ("scheduler", ["scheduler"]),
-        )]
-
-        def logs() -> str:
-            return "\n".join(f"--- {c.name} (exit {c.proc.poll()}) ---\n{tail(c.log_path)}" for c in components)
-
-        wait_for("healthy components", lambda: healthy(port), 240, logs)
-
-        def serialized() -> bool:
-            with psycopg.connect(metadata_db) as conn:
-                return bool(conn.execute("SELECT 1 FROM serialized_dag WHERE dag_id = %s", (DAG_ID,)).fetchone())
-
-        wait_for("the DAG to be serialised", serialized, 240, logs)
-        airflow.airflow("backfill", "create", "--dag-id", DAG_ID, "--from-date", "2024-06-01T10:00:00",
-                        "--to-date", "2024-06-01T13:00:00", "--max-active-runs", "3", env=env)
-        airflow.airflow("dags", "unpause", DAG_ID, env=env)
+        local.start()
+        local.backfill("2024-06-01T10:00:00", "2024-06-01T13:00:00", max_active_runs=3)
 
         def finished() -> list[dict] | None:
             if failing := failed_tasks():
                 raise AssertionError(f"task attempts failed: {failing}")
-            rows = backfill_runs()
+            rows = local.backfill_runs()
             return rows if len(rows) == 4 and all(r["state"] in ("success", "failed") for r in rows) else None
 
-        runs = wait_for("the four backfill runs", finished, 1200, lambda: f"{backfill_runs()}\n{logs()}")
+        runs = wait_for("the four backfill runs", finished, 1200, lambda: f"{local.backfill_runs()}\n{local.logs()}")
     finally:
-        stop_components(components)
+        local.stop()
 
     assert [r["state"] for r in runs] == ["success"] * 4, runs
     # They overlapped: a later window's run started before an earlier one ended.
