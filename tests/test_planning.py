@@ -1,6 +1,8 @@
 """Work-sized windows for ranges (issue 17 item 1): the planner's rules with the windows written out, the hour
 counts it reads from the source (the same count ``MCQ_ENGINE=auto`` uses), and a range through ``run_etl.py``
-whose facts equal an hourly run's and a full recompute's, with the merged windows in the bookkeeping."""
+whose facts equal an hourly run's and a full recompute's, with the merged windows in the bookkeeping. The
+windows of a range share one source snapshot: each session is read once, and a row committed during the run
+is a late row that ``reconcile`` picks up."""
 
 from __future__ import annotations
 
@@ -8,21 +10,30 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from helpers import assert_facts_equal, fetch_all_facts
+from helpers import assert_facts_equal, fetch_all_facts, insert
 from test_cli import assert_one_line_error, run_etl
 from test_reliability import (  # noqa: F401 - fixtures used by name
+    QIF,
+    answer_row,
+    assert_converged,
     cli_hour,
     etl,
     generated_template,
     hour,
     live,
+    missing_from_warehouse,
     recompute,
     succeeded,
+    unanswered_question,
     watermarks,
     window_text,
 )
 
+from mcq_analytics import cli
+from mcq_analytics.config import load_settings
+from mcq_analytics.connections import Databases
 from mcq_analytics.facts import FACT_NAMES
+from mcq_analytics.pipeline import PipelineResult
 from mcq_analytics.planning import (
     PlanError,
     affected_answers,
@@ -112,6 +123,7 @@ def test_bad_ranges_are_refused_in_one_line(start, end, kwargs, message):
 #: The generated source of test_reliability (seed 11, 1,930 answers in hours 00–04 of 2024-07-01): the affected
 #: answers of each hour. Hour 00 holds the catalogue's writes, which affect every session (a regrade).
 HOUR_WORK = [1887, 615, 805, 1447]
+FIRST_TOUCH_WORK = [1887, 3, 19, 21, 0, 0]  # every hour of the range is listed
 
 
 def test_hour_counts_are_the_auto_engines_count(live):  # noqa: F811 - the fixture
@@ -127,8 +139,21 @@ def test_hour_counts_are_the_auto_engines_count(live):  # noqa: F811 - the fixtu
     look_back = Window(hour(1), hour(3), lookback=timedelta(hours=1))
     assert affected_answers(live.source_url, look_back) == window_work(look_back, hours, timedelta(hours=1)) \
         == 1887 + 615 + 805
-    assert plan_range(live.source_url, hour(0), hour(5), budget=2000) == [
+    assert plan_range(live.source_url, hour(0), hour(5), budget=2000, shared_snapshot=False) == [
         Window(hour(0), hour(1)), Window(hour(1), hour(3)), Window(hour(3), hour(4)), Window(hour(4), hour(5))]
+
+
+def test_first_touch_counts_every_answer_once(live):  # noqa: F811 - the fixture
+    """With windows sharing one snapshot a session is work only in the first hour that touches it: over the
+    whole generated day the hours count each answer row exactly once (late rows no longer count twice)."""
+    first = hour_work(live.source_url, hour(0), hour(6), first_touch=True)
+    with psycopg.connect(live.source_url) as conn:
+        answers = conn.execute("SELECT count(*) FROM answers").fetchone()[0]
+    assert [n for _, n in first] == FIRST_TOUCH_WORK
+    assert sum(FIRST_TOUCH_WORK) == answers == 1_930
+    assert sum(HOUR_WORK) > answers  # hour by hour, a session touched in two hours counts twice
+    assert plan_range(live.source_url, hour(0), hour(5), budget=1900) == [  # the quiet hour 4 joins a window
+        Window(hour(0), hour(2)), Window(hour(2), hour(5))]
 
 
 def run_log(url: str, pipeline: str) -> list[tuple]:
@@ -139,10 +164,11 @@ def run_log(url: str, pipeline: str) -> list[tuple]:
 
 def test_a_range_in_work_sized_windows_equals_an_hourly_run_and_a_full_recompute(live, pg_server,  # noqa: F811
                                                                                 schema_templates):
-    """``run_etl.py --start --end`` with the default budget runs the four active hours as one window and the
-    quiet hour as another; with ``--window-budget 2000`` as three windows; with ``--window-hours 1`` hour by
-    hour. All three warehouses hold the facts of a full recompute, each window is in the run log, and the
-    watermark ends at the range's end."""
+    """``run_etl.py --start --end`` with the default budget runs the five hours as one window; with
+    ``--window-budget 1900`` as two (each session counted in the first hour that touches it: 1,887 + 3, then
+    19 + 21 + the quiet hour); with ``--window-hours 1`` hour by hour.
+    All three warehouses hold the facts of a full recompute, each window is in the run log, and the watermark
+    ends at the range's end."""
     budget_wh = pg_server.create_database(f"plan_budget_{live.warehouse_url.rsplit('_', 1)[1]}",
                                           template=schema_templates[1])
     hourly_wh = pg_server.create_database(f"plan_hourly_{live.warehouse_url.rsplit('_', 1)[1]}",
@@ -150,13 +176,13 @@ def test_a_range_in_work_sized_windows_equals_an_hourly_run_and_a_full_recompute
     span = ("--start", cli_hour(0), "--end", cli_hour(5))
     try:
         out = succeeded(etl(live, *span))
+        assert f"1 window(s), {len(FACT_NAMES)} pipeline run(s)" in out
+        out = succeeded(etl(live, *span, "--window-budget", "1900", warehouse_url=budget_wh))
         assert f"2 window(s), {2 * len(FACT_NAMES)} pipeline run(s)" in out
-        out = succeeded(etl(live, *span, "--window-budget", "2000", warehouse_url=budget_wh))
-        assert f"4 window(s), {4 * len(FACT_NAMES)} pipeline run(s)" in out
         out = succeeded(etl(live, *span, "--window-hours", "1", warehouse_url=hourly_wh))
         assert f"5 window(s), {5 * len(FACT_NAMES)} pipeline run(s)" in out
 
-        expected = {live.warehouse_url: [(0, 4), (4, 5)], budget_wh: [(0, 1), (1, 3), (3, 4), (4, 5)],
+        expected = {live.warehouse_url: [(0, 5)], budget_wh: [(0, 2), (2, 5)],
                     hourly_wh: [(h, h + 1) for h in range(5)]}
         for url, windows in expected.items():
             for pipeline in FACT_NAMES:
@@ -164,7 +190,7 @@ def test_a_range_in_work_sized_windows_equals_an_hourly_run_and_a_full_recompute
             assert watermarks(url) == {name: hour(5) for name in FACT_NAMES}
             with psycopg.connect(url) as conn:
                 assert set(conn.execute("SELECT status, last_window_start, last_window_end"
-                                        " FROM analytics.etl_metadata")) == {("success", hour(4), hour(5))}
+                                        " FROM analytics.etl_metadata")) == {("success", hour(windows[-1][0]), hour(5))}
         full = recompute(live.source_url)
         for url in expected:
             assert_facts_equal(fetch_all_facts(url), full)
@@ -180,3 +206,69 @@ def test_a_range_in_work_sized_windows_equals_an_hourly_run_and_a_full_recompute
 ])
 def test_bad_window_sizes_exit_2_with_one_line(args, message):
     assert_one_line_error(run_etl("--start", "2024:06:01 10", "--end", "2024:06:01 12", *args), 2, message)
+
+
+def rows_read(url: str, pipeline: str) -> list[int]:
+    with psycopg.connect(url) as conn:
+        return [n for (n,) in conn.execute("SELECT rows_read FROM analytics.etl_run_log WHERE pipeline_name = %s"
+                                           " ORDER BY window_start", (pipeline,))]
+
+
+def test_the_windows_of_a_range_read_each_session_once(live, pg_server, schema_templates,  # noqa: F811
+                                                       monkeypatch):
+    """``--window-hours 1`` over the generated day: sharing one snapshot, the four hourly windows read every
+    source row (sessions, answers, submissions) exactly once in all, as a rebuild does; each window its own
+    snapshot (``MCQ_RANGE_SNAPSHOT_MINUTES=0``), late rows make them re-read sessions. Both equal a full
+    recompute."""
+    own_wh = pg_server.create_database(f"plan_own_{live.warehouse_url.rsplit('_', 1)[1]}",
+                                       template=schema_templates[1])
+    span = ("--start", cli_hour(0), "--end", cli_hour(5), "--window-hours", "1")
+    try:
+        succeeded(etl(live, *span))
+        monkeypatch.setenv("MCQ_RANGE_SNAPSHOT_MINUTES", "0")
+        succeeded(etl(live, *span, warehouse_url=own_wh))
+        with psycopg.connect(live.source_url) as conn:
+            source_rows = conn.execute("SELECT (SELECT count(*) FROM sessions) + (SELECT count(*) FROM answers)"
+                                       " + (SELECT count(*) FROM submissions)").fetchone()[0]
+        for pipeline in FACT_NAMES:
+            assert rows_read(live.warehouse_url, pipeline) == SHARED_ROWS_READ
+            assert rows_read(own_wh, pipeline) == OWN_ROWS_READ
+        assert sum(SHARED_ROWS_READ) == source_rows
+        assert sum(OWN_ROWS_READ) > source_rows
+        full = recompute(live.source_url)
+        assert_facts_equal(fetch_all_facts(live.warehouse_url), full)
+        assert_facts_equal(fetch_all_facts(own_wh), full)
+    finally:
+        pg_server.drop_database(own_wh.rsplit("/", 1)[1])
+
+
+SHARED_ROWS_READ = [2198, 3, 24, 23, 0]  # 163 sessions + 1,930 answers + 155 submissions
+OWN_ROWS_READ = [2198, 2201, 1672, 2242, 2217]  # 10,530: 4.7x the source
+
+
+def test_a_row_committed_during_a_range_run_is_a_late_row_for_reconcile(live):  # noqa: F811 - the fixture
+    """A range's windows read the snapshot taken before its first window: an answer committed after that
+    window, for a session it built, with a time inside a later window, is not in the run's facts (the run
+    shows the source as it was when it started). Its hour's fingerprint was taken in the same snapshot, so
+    ``run_etl.py reconcile`` finds that hour changed and the facts converge."""
+    session_id, question_id = unanswered_question(live.source_url, hour(0, 30))
+    settings = load_settings("prod", environ={})
+    plan = {Window(hour(h), hour(h + 1)): list(FACT_NAMES) for h in range(4)}
+    committed: list[Window] = []
+
+    def commit_after_the_first_window(result: PipelineResult) -> None:
+        if not committed:
+            insert(live.source_url, "answers", [answer_row(910000002, session_id, question_id, hour(2, 10))])
+            committed.append(result.window)
+
+    results = cli.run_plan(plan, "pandas", settings, Databases(live.source_url, live.warehouse_url), quiet=True,
+                           progress=commit_after_the_first_window)
+    assert committed == [Window(hour(0), hour(1))]
+    assert [r.status for r in results] == ["success"] * 4 * len(FACT_NAMES)
+    recompute(live.source_url)
+    assert missing_from_warehouse(live, QIF) == {(session_id, question_id)}
+
+    out = succeeded(etl(live, "reconcile"))
+    assert "reconcile: 1 processed hour(s) changed in the source; reprocessing them" in out
+    assert f"  {window_text(2, 3)}  {QIF}" in out
+    assert_converged(live)

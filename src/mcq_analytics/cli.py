@@ -26,6 +26,7 @@ from mcq_analytics.connections import ConnectionFailed, Databases, check_reachab
 from mcq_analytics.demo import DemoRefused, run_demo
 from mcq_analytics.embedded_pg import EmbeddedPostgresError
 from mcq_analytics.engines import run_window
+from mcq_analytics.extract import RangeSnapshot
 from mcq_analytics.item_report import item_report
 from mcq_analytics.pipeline import PIPELINES, PipelineResult
 from mcq_analytics.planning import catch_up_windows, first_activity_hour, plan_range
@@ -144,7 +145,7 @@ def plan_windows(args: argparse.Namespace, settings: Settings, dbs: Databases,
         if not (args.start or sized):
             return catch_up_windows(dbs.source_url, start, end)
         return plan_range(dbs.source_url, start, end, budget=args.window_budget or settings.window_budget,
-                          window_hours=args.window_hours)
+                          window_hours=args.window_hours, shared_snapshot=settings.shares_range_snapshot)
 
     if args.start:
         start = parse_time(args.start)
@@ -169,23 +170,25 @@ def run_plan(plan: dict[Window, list[str]], engine: str, settings: Settings, dbs
              quiet: bool, *, triggered_by: str = "cli",
              progress: Callable[[PipelineResult], None] | None = None) -> list[PipelineResult]:
     """Run the windows in order. A pipeline whose window fails stops there: its later windows are not run
-    (they could not move its watermark past the failed hour), so it stays ``failed`` and alerts.
+    (they could not move its watermark past the failed hour), so it stays ``failed`` and alerts. The windows
+    share one source snapshot (``extract.RangeSnapshot``), so a session is read about once per run.
     ``triggered_by``/``progress`` let the reconcile DAG record its runs as its own and log each result."""
     results: list[PipelineResult] = []
     stopped: dict[str, Window] = {}
-    for window, planned in plan.items():
-        pipelines = [p for p in planned if p not in stopped]
-        if not pipelines:
-            continue
-        batch = run_window(engine, settings, dbs.source_url, dbs.warehouse_url, window, pipelines, triggered_by,
-                           progress=progress or (None if quiet else _progress))
-        for result in batch:  # the same alert policy as the Airflow callbacks; never raises
-            if result.outcome is not None:
-                alerts.notify_after_run(result.outcome, settings, dbs.warehouse_url, window=result.window,
-                                        error=result.error, run_id=result.run_id)
-            if result.status != "success":
-                stopped[result.pipeline] = window
-        results += batch
+    with RangeSnapshot(dbs.source_url, settings.range_snapshot_age) as snapshot:  # Pandas windows share it
+        for window, planned in plan.items():
+            pipelines = [p for p in planned if p not in stopped]
+            if not pipelines:
+                continue
+            batch = run_window(engine, settings, dbs.source_url, dbs.warehouse_url, window, pipelines, triggered_by,
+                               progress=progress or (None if quiet else _progress), snapshot=snapshot)
+            for result in batch:  # the same alert policy as the Airflow callbacks; never raises
+                if result.outcome is not None:
+                    alerts.notify_after_run(result.outcome, settings, dbs.warehouse_url, window=result.window,
+                                            error=result.error, run_id=result.run_id)
+                if result.status != "success":
+                    stopped[result.pipeline] = window
+            results += batch
     for pipeline, window in stopped.items():
         skipped = sum(1 for w, planned in plan.items() if w > window and pipeline in planned)
         if skipped:

@@ -52,6 +52,14 @@ class Settings:
     #: A range (``run_etl.py --start/--end``, the reload DAG) is cut into windows of up to this many affected
     #: answers (``mcq_analytics.planning``; default from the Pandas memory model in docs/performance.md).
     window_budget: int = DEFAULT_WINDOW_BUDGET
+    #: The windows of a range share one source snapshot for up to this long (``extract.RangeSnapshot``;
+    #: zero: every window its own snapshot).
+    range_snapshot_age: timedelta = timedelta(minutes=60)
+
+    @property
+    def shares_range_snapshot(self) -> bool:
+        """Whether the windows of a range share a source snapshot (and are planned by first-touch work)."""
+        return self.range_snapshot_age > timedelta(0)
 
 
 def parse_env_file(path: Path) -> dict[str, str]:
@@ -134,6 +142,7 @@ def load_settings(env: str, environ: dict[str, str] | None = None, root: Path = 
         lock_timeout_seconds=_int(values, "MCQ_LOCK_TIMEOUT_SECONDS", 600, minimum=1),
         stale_after=timedelta(minutes=_int(values, "MCQ_STALE_RUN_MINUTES", 45, minimum=1)),
         window_budget=_int(values, "MCQ_WINDOW_BUDGET", DEFAULT_WINDOW_BUDGET, minimum=1),
+        range_snapshot_age=timedelta(minutes=_int(values, "MCQ_RANGE_SNAPSHOT_MINUTES", 60, minimum=0)),
     )
 
 

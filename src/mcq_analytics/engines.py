@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from mcq_analytics.config import ENGINES, Settings
+from mcq_analytics.extract import RangeSnapshot
 from mcq_analytics.pipeline import PIPELINES, PipelineResult, run_pandas_window
 from mcq_analytics.windows import Window
 
@@ -15,7 +16,8 @@ ProgressFn = Callable[[PipelineResult], None]
 def run_window(engine: str, settings: Settings, source_url: str, warehouse_url: str, window: Window,
                pipelines: Sequence[str] = PIPELINES, triggered_by: str = "cli",
                progress: ProgressFn | None = None, *, run_ids: dict[str, str] | None = None,
-               final: bool = True, expected_rows: int | None = None) -> list[PipelineResult]:
+               final: bool = True, expected_rows: int | None = None,
+               snapshot: RangeSnapshot | None = None) -> list[PipelineResult]:
     """Build ``pipelines`` for ``window`` on ``engine``.
 
     ``pandas`` runs in this process; ``spark`` runs one ``spark-submit`` (``mcq_analytics.spark.run``) for all
@@ -25,7 +27,8 @@ def run_window(engine: str, settings: Settings, source_url: str, warehouse_url: 
 
     ``run_ids`` names each pipeline's run (default: a fresh id); ``final=False`` marks an attempt a scheduler
     will retry (its failure is logged, not counted); ``expected_rows`` (the affected answer rows, if already
-    counted) sizes the Spark job.
+    counted) sizes the Spark job. ``snapshot`` is a range run's shared source snapshot (Pandas windows read in
+    it; a Spark window makes the next window start a fresh one).
     """
     if engine not in ENGINES:
         raise ValueError(f"engine {engine!r} is not available (choose from {', '.join(ENGINES)})")
@@ -37,8 +40,11 @@ def run_window(engine: str, settings: Settings, source_url: str, warehouse_url: 
         if engine == "auto":
             engine, expected_rows = spark_run.choose_engine(settings, source_url, window)
         if engine == "spark":
+            if snapshot is not None:
+                snapshot.invalidate()
             return spark_run.run_spark_window(settings, source_url, warehouse_url, window, pipelines,
                                               triggered_by, run_ids=run_ids, progress=progress,
                                                  expected_rows=expected_rows, final=final)
     return run_pandas_window(source_url, warehouse_url, window, pipelines, triggered_by, run_ids=run_ids,
-                             progress=progress, final=final, lock_timeout_seconds=settings.lock_timeout_seconds)
+                             progress=progress, final=final, lock_timeout_seconds=settings.lock_timeout_seconds,
+                             snapshot=snapshot)

@@ -13,7 +13,7 @@ from datetime import datetime
 import pandas as pd
 
 from mcq_analytics import metadata, reconcile
-from mcq_analytics.extract import SourceFrames, extract_window
+from mcq_analytics.extract import RangeSnapshot, SourceFrames, extract_window
 from mcq_analytics.facts import FACT_NAMES, fact
 from mcq_analytics.load import DEFAULT_LOCK_TIMEOUT_SECONDS, load_frames
 from mcq_analytics.locks import PipelineBusy, pipeline_run_locks
@@ -71,8 +71,10 @@ def run_pandas_window(source_url: str, warehouse_url: str, window: Window,
                       run_ids: dict[str, str] | None = None,
                       progress: Callable[[PipelineResult], None] | None = None,
                       final: bool = True,
-                      lock_timeout_seconds: int = DEFAULT_LOCK_TIMEOUT_SECONDS) -> list[PipelineResult]:
-    """Run ``pipelines`` for one window on the Pandas engine, extracting the source once.
+                      lock_timeout_seconds: int = DEFAULT_LOCK_TIMEOUT_SECONDS,
+                      snapshot: RangeSnapshot | None = None) -> list[PipelineResult]:
+    """Run ``pipelines`` for one window on the Pandas engine, extracting the source once (in ``snapshot``, a
+    range run's shared snapshot, when given).
 
     Every pipeline is recorded ``running`` first, then ``success`` or ``failed`` with its own error; a
     failure of one pipeline never stops the others, and its fact table is left as it was.
@@ -84,7 +86,7 @@ def run_pandas_window(source_url: str, warehouse_url: str, window: Window,
     return guarded_run(source_url, warehouse_url, window, pipelines, run_ids, "pandas", triggered_by, progress,
                        lock_timeout_seconds,
                        lambda: _build_window(source_url, warehouse_url, window, pipelines, run_ids, progress, final,
-                                             lock_timeout_seconds))
+                                             lock_timeout_seconds, snapshot))
 
 
 def guarded_run(source_url: str, warehouse_url: str, window: Window, pipelines: Sequence[str],
@@ -118,9 +120,11 @@ class SourceHours:
     prints: dict[datetime, reconcile.HourPrint]
 
     @classmethod
-    def take(cls, source_url: str, window: Window) -> SourceHours:
+    def take(cls, source_url: str, window: Window, snapshot: RangeSnapshot | None = None) -> SourceHours:
+        """In ``snapshot`` when the window reads in it: the prints must describe what the facts saw."""
         hours = reconcile.covered_hours(window)
-        return cls(hours, reconcile.fingerprint_hours(source_url, *hours) if hours else {})
+        conn = snapshot.conn if snapshot is not None else None
+        return cls(hours, reconcile.fingerprint_hours(source_url, *hours, conn) if hours else {})
 
     def record(self, warehouse_url: str, pipeline: str) -> None:
         if self.hours:
@@ -144,16 +148,18 @@ def refused(warehouse_url: str, window: Window, pipelines: Sequence[str], run_id
 
 def _build_window(source_url: str, warehouse_url: str, window: Window, pipelines: Sequence[str],
                   run_ids: dict[str, str], progress: Callable[[PipelineResult], None] | None, final: bool,
-                  lock_timeout_seconds: int) -> list[PipelineResult]:
+                  lock_timeout_seconds: int, snapshot: RangeSnapshot | None = None) -> list[PipelineResult]:
     results: list[PipelineResult] = []
     src: SourceFrames | None = None
     shared: WindowFacts | None = None
     extract_error: str | None = None
     seen: SourceHours | None = None
     try:
-        seen = SourceHours.take(source_url, window)  # before the extract
+        if snapshot is not None and not snapshot.prepare(warehouse_url, pipelines, list(run_ids.values())):
+            snapshot = None  # sharing is off: the window takes its own snapshot
+        seen = SourceHours.take(source_url, window, snapshot)  # before the extract
         with_buckets = True  # one scope for every set of facts: rows_read/rows_rejected mean one thing (contract §5)
-        src = extract_window(source_url, window, with_buckets=with_buckets)
+        src = extract_window(source_url, window, with_buckets=with_buckets, snapshot=snapshot)
         shared = WindowFacts(src)
         log.info("extracted %s: %d rows in %.2fs", window, src.rows_read, sum(src.seconds.values()))
     except Exception as exc:  # recorded per pipeline below

@@ -30,11 +30,16 @@ class HourPrint:
     fingerprint: str
 
 
-def fingerprint_hours(source_url: str, start: datetime, end: datetime) -> dict[datetime, HourPrint]:
-    """Fingerprints of the source hours in ``[start, end)`` that have change rows (whole hours)."""
-    with psycopg.connect(source_url) as conn:
-        rows = conn.execute(read_sql("reconcile/fingerprints.sql"), {"range_start": start, "range_end": end})
-        return {r[0]: HourPrint(*r) for r in rows}
+def fingerprint_hours(source_url: str, start: datetime, end: datetime,
+                      conn: psycopg.Connection | None = None) -> dict[datetime, HourPrint]:
+    """Fingerprints of the source hours in ``[start, end)`` that have change rows (whole hours); ``conn``
+    reads them in that connection's open snapshot (a range run's, ``extract.RangeSnapshot``)."""
+    if conn is not None:
+        with conn.transaction():  # a savepoint in the snapshot's transaction
+            rows = conn.execute(read_sql("reconcile/fingerprints.sql"), {"range_start": start, "range_end": end})
+            return {r[0]: HourPrint(*r) for r in rows}
+    with psycopg.connect(source_url) as own:
+        return fingerprint_hours(source_url, start, end, own)
 
 
 def covered_hours(window: Window) -> tuple[datetime, datetime] | None:

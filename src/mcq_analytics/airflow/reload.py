@@ -44,7 +44,8 @@ class ReloadOperator(PlanRunOperator):
         except (ConfigError, WindowError, PlanError) as exc:
             raise AirflowFailException(f"reload: {exc}") from None
         dbs = self.databases()
-        windows = plan_range(dbs.source_url, start, end, budget=settings.window_budget, window_hours=window_hours)
+        windows = plan_range(dbs.source_url, start, end, budget=settings.window_budget, window_hours=window_hours,
+                             shared_snapshot=settings.shares_range_snapshot)
         self.log.info("reload %s to %s: %d window(s) (%s) on %s", f"{start:%Y-%m-%d %H:%M}", f"{end:%Y-%m-%d %H:%M}",
                       len(windows), f"up to {window_hours} hour(s) each" if window_hours else
                       f"up to {settings.window_budget:,} affected answers each", engine)
