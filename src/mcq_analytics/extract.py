@@ -7,8 +7,8 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -159,6 +159,7 @@ class RangeSnapshot:
         self.warehouse_time: object = None  # the warehouse's clock when the snapshot was taken
         self.pipelines: frozenset[str] = frozenset()
         self.run_ids: list[str] = []
+        self.scanned: tuple[datetime, datetime] | None = None  # the change scans of its windows, if contiguous
 
     @property
     def enabled(self) -> bool:
@@ -179,7 +180,7 @@ class RangeSnapshot:
             self.conn = psycopg.connect(self.source_url)
             self.conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             self.conn.execute("CREATE TEMP TABLE etl_done (session_id BIGINT PRIMARY KEY) ON COMMIT DROP")
-            self.taken_at, self.pipelines, self.run_ids = time.monotonic(), frozenset(pipelines), []
+            self.taken_at, self.pipelines, self.run_ids, self.scanned = time.monotonic(), frozenset(pipelines), [], None
         self.pipelines = frozenset(pipelines)  # a pipeline that stopped (failed) leaves the set
         self.run_ids += run_ids
         return True
@@ -191,6 +192,14 @@ class RangeSnapshot:
                 " AND status = 'success' AND finished_at >= %s AND run_id <> ALL(%s))",
                 (list(pipelines), self.warehouse_time, self.run_ids)).fetchone()[0]
 
+    def scan_window(self, window: Window) -> Window:
+        """``window`` without its look-back when the snapshot's earlier windows scanned it already (the window
+        before ended where this one starts): every session changed there is done, so scanning it again would
+        only cost time (the change scan and the look-back hour's fingerprint)."""
+        if self.scanned is not None and self.scanned[0] <= window.scan_start and self.scanned[1] == window.start:
+            return replace(window, lookback=timedelta(0))
+        return window
+
     def extract(self, window: Window, with_buckets: bool) -> SourceFrames:
         """:func:`extract_window` in the shared snapshot: the window's affected sessions less those done."""
         assert self.conn is not None, "prepare() first"
@@ -198,6 +207,8 @@ class RangeSnapshot:
             frames = _extract(cur, window, with_buckets, skip_done=True)
             cur.execute("INSERT INTO etl_done SELECT session_id FROM etl_affected")
             cur.execute("DROP TABLE etl_affected, etl_scope")
+        contiguous = self.scanned is not None and self.scanned[0] <= window.scan_start <= self.scanned[1]
+        self.scanned = (self.scanned[0] if contiguous else window.scan_start, window.end)
         return frames
 
     def invalidate(self) -> None:

@@ -155,11 +155,14 @@ def _build_window(source_url: str, warehouse_url: str, window: Window, pipelines
     extract_error: str | None = None
     seen: SourceHours | None = None
     try:
-        if snapshot is not None and not snapshot.prepare(warehouse_url, pipelines, list(run_ids.values())):
+        scan = window
+        if snapshot is not None and snapshot.prepare(warehouse_url, pipelines, list(run_ids.values())):
+            scan = snapshot.scan_window(window)
+        else:
             snapshot = None  # sharing is off: the window takes its own snapshot
-        seen = SourceHours.take(source_url, window, snapshot)  # before the extract
+        seen = SourceHours.take(source_url, scan, snapshot)  # before the extract
         with_buckets = True  # one scope for every set of facts: rows_read/rows_rejected mean one thing (contract §5)
-        src = extract_window(source_url, window, with_buckets=with_buckets, snapshot=snapshot)
+        src = extract_window(source_url, scan, with_buckets=with_buckets, snapshot=snapshot)
         shared = WindowFacts(src)
         log.info("extracted %s: %d rows in %.2fs", window, src.rows_read, sum(src.seconds.values()))
     except Exception as exc:  # recorded per pipeline below
