@@ -14,6 +14,7 @@ from helpers import assert_facts_equal, fetch_all_facts, insert
 from test_cli import assert_one_line_error, run_etl
 from test_reliability import (  # noqa: F401 - fixtures used by name
     QIF,
+    SUMMARY,
     answer_row,
     assert_converged,
     cli_hour,
@@ -22,6 +23,7 @@ from test_reliability import (  # noqa: F401 - fixtures used by name
     hour,
     live,
     missing_from_warehouse,
+    process,
     recompute,
     succeeded,
     unanswered_question,
@@ -32,6 +34,7 @@ from test_reliability import (  # noqa: F401 - fixtures used by name
 from mcq_analytics import cli
 from mcq_analytics.config import load_settings
 from mcq_analytics.connections import Databases
+from mcq_analytics.extract import RangeSnapshot
 from mcq_analytics.facts import FACT_NAMES
 from mcq_analytics.pipeline import PipelineResult
 from mcq_analytics.planning import (
@@ -272,3 +275,24 @@ def test_a_row_committed_during_a_range_run_is_a_late_row_for_reconcile(live):  
     assert "reconcile: 1 processed hour(s) changed in the source; reprocessing them" in out
     assert f"  {window_text(2, 3)}  {QIF}" in out
     assert_converged(live)
+
+
+def test_the_range_snapshot_starts_afresh_for_a_new_pipeline_or_a_newer_run(live):  # noqa: F811 - the fixture
+    """In one snapshot a window's sessions are done: the same window again reads nothing. A window with a
+    pipeline the snapshot did not build, or after another run of its pipelines succeeded (it may have swapped
+    in newer rows), gets a fresh snapshot and reads its sessions again; zero minutes turns sharing off."""
+    first_hour, wh = Window(hour(0), hour(1)), live.warehouse_url
+    with RangeSnapshot(live.source_url, timedelta(minutes=60)) as snapshot:
+        assert snapshot.prepare(wh, [QIF, SUMMARY], ["run-1"])
+        taken = snapshot.conn
+        assert len(snapshot.extract(first_hour, True).sessions) == 160
+        assert snapshot.prepare(wh, [QIF], ["run-2"]) and snapshot.conn is taken
+        assert len(snapshot.extract(first_hour, True).sessions) == 0  # done in this snapshot
+        assert snapshot.prepare(wh, [QIF, SUMMARY], ["run-3"]) and snapshot.conn is not taken  # SUMMARY is new
+        assert len(snapshot.extract(first_hour, True).sessions) == 160
+        taken = snapshot.conn
+        process(live, 3, 4)  # another run of the same pipelines succeeds meanwhile
+        assert snapshot.prepare(wh, [QIF, SUMMARY], ["run-4"]) and snapshot.conn is not taken
+        assert len(snapshot.extract(first_hour, True).sessions) == 160
+    assert snapshot.conn is None
+    assert not RangeSnapshot(live.source_url, timedelta(0)).prepare(wh, [QIF], ["run-5"])

@@ -144,8 +144,9 @@ class RangeSnapshot:
     The connection holds one ``REPEATABLE READ`` transaction with the temp table ``etl_done`` (the affected
     session ids of the windows read in it); each window reads in a savepoint. It starts afresh (a new snapshot,
     nothing done) when older than ``max_age``, when a window adds a pipeline the earlier windows did not build,
-    and when another run of its pipelines succeeded since it was taken, so a range never swaps an older
-    snapshot over a newer one. ``max_age`` of zero turns the sharing off (every window its own snapshot).
+    when its connection broke, and when another run of its pipelines succeeded since it was taken, so a range
+    never swaps an older snapshot over a newer one. ``max_age`` of zero turns the sharing off (every window
+    its own snapshot).
 
     :param source_url: the source database.
     :param max_age: how long one snapshot may serve (it holds back VACUUM on the source meanwhile).
@@ -170,7 +171,8 @@ class RangeSnapshot:
         cover ``pipelines`` or is older than another run's success; returns whether the window may use it."""
         if not self.enabled:
             return False
-        if self.conn is not None and (time.monotonic() - self.taken_at > self.max_age.total_seconds()
+        if self.conn is not None and (self.conn.broken  # e.g. the server's idle_in_transaction_session_timeout
+                                      or time.monotonic() - self.taken_at > self.max_age.total_seconds()
                                       or not set(pipelines) <= self.pipelines
                                       or self._newer_run(warehouse_url, pipelines)):
             self.close()
