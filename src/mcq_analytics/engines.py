@@ -41,7 +41,7 @@ def run_window(engine: str, settings: Settings, source_url: str, warehouse_url: 
             engine, expected_rows = spark_run.choose_engine(settings, source_url, window)
         if engine == "spark":
             if snapshot is not None:
-                snapshot.invalidate()
+                snapshot.close()  # Spark reads the source itself: the next Pandas window needs a fresh snapshot
             return spark_run.run_spark_window(settings, source_url, warehouse_url, window, pipelines,
                                               triggered_by, run_ids=run_ids, progress=progress,
                                                  expected_rows=expected_rows, final=final)

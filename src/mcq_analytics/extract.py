@@ -157,7 +157,7 @@ class RangeSnapshot:
         self.max_age = max_age
         self.conn: psycopg.Connection | None = None
         self.taken_at = 0.0
-        self.warehouse_time: object = None  # the warehouse's clock when the snapshot was taken
+        self.warehouse_time: datetime | None = None  # the warehouse's clock when the snapshot was taken
         self.pipelines: frozenset[str] = frozenset()
         self.run_ids: list[str] = []
         self.scanned: tuple[datetime, datetime] | None = None  # the change scans of its windows, if contiguous
@@ -213,11 +213,9 @@ class RangeSnapshot:
         self.scanned = (self.scanned[0] if contiguous else window.scan_start, window.end)
         return frames
 
-    def invalidate(self) -> None:
-        """Another engine built a window meanwhile (from its own reads): the next window starts afresh."""
-        self.close()
-
     def close(self) -> None:
+        """End the snapshot (also when another engine builds a window from its own reads): the next window
+        that prepares it starts afresh."""
         if self.conn is not None:
             self.conn.close()  # rolls back: the transaction only read
             self.conn = None
